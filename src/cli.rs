@@ -1,0 +1,103 @@
+//! The command line (DESIGN.md §4). Only what is implemented is declared: a subcommand that
+//! exists works.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentops",
+    version,
+    about = "Run Claude Code-format agents and slash commands for platform engineering, behind validation gates and approvals",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Work in this repository (default: the current folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Log what agentops does to stderr (repeat for more detail; AGENTOPS_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List and inspect agent definitions (.claude/agents/, ~/.claude/agents/, builtin).
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// List, inspect and render slash commands (.claude/commands/, ~/.claude/commands/, builtin).
+    #[command(subcommand)]
+    Commands(CommandsCommand),
+    /// Check agent and command files; exit 1 on errors. Warnings name file and line.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// List the agents in effect (project > user > builtin).
+    List(ListArgs),
+    /// Show one agent: every parsed field, warnings and its prompt.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandsCommand {
+    /// List the slash commands in effect (project > user > builtin).
+    List(ListArgs),
+    /// Show one command: every parsed field, warnings and its template.
+    Show(ShowArgs),
+    /// Print the fully expanded prompt of `/NAME ARGS...` without calling any model.
+    /// Runs the command's !`cmd` snippets and inlines its @files.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only definitions from this source.
+    #[arg(long, value_enum)]
+    pub source: Option<SourceFilter>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceFilter {
+    Project,
+    User,
+    Builtin,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The agent or command name (`frontend:component`, or `component` when unique).
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The command name, with or without the leading `/`.
+    pub name: String,
+    /// Print JSON (prompt, routed agent, warnings, snippets run, files inlined).
+    #[arg(long)]
+    pub json: bool,
+    /// The command's arguments, as you would type them after `/NAME`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files or folders to check (default: .claude/ of the repository).
+    pub paths: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,59 @@
+//! The `agentops` binary: parses the command line, opens the workspace and hands each
+//! subcommand to its front end. Errors are printed once, here, with their exit code.
+
+mod cli;
+mod cmd_agents;
+mod cmd_commands;
+mod cmd_lint;
+mod exit;
+mod output;
+
+use agentops_runtime::Workspace;
+use clap::Parser;
+use cli::{Cli, Command};
+use exit::Failure;
+use std::path::PathBuf;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(Failure { code, error }) => {
+            eprintln!("agentops: error: {error:#}");
+            code
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTOPS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> exit::CliResult {
+    let cwd = match &cli.repo {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().map_err(Failure::usage)?,
+    };
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let open = || Workspace::open(&cwd, home.clone()).map_err(Failure::usage);
+    match cli.command {
+        Command::Lint(args) => cmd_lint::run(&args, &cwd),
+        Command::Agents(sub) => cmd_agents::run(&sub, &open()?),
+        Command::Commands(sub) => cmd_commands::run(&sub, &open()?),
+    }
+}

@@ -1,0 +1,62 @@
+//! Small helpers shared by the text and JSON renderers.
+
+use crate::exit::Failure;
+use agentops_agents::{FileDiagnostic, Source};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// Prints pretty JSON and a newline to stdout.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(Failure::usage)?;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = writeln!(out, "{text}");
+    Ok(())
+}
+
+/// Prints text to stdout, ignoring a closed pipe.
+pub fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+}
+
+/// The first line of `text`, cut to `max` characters with an ellipsis.
+pub fn one_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// Problems found while discovering definitions (unreadable, rejected, loops), on stderr.
+pub fn report_discovery(diagnostics: &[FileDiagnostic]) {
+    for d in diagnostics {
+        eprintln!("{d}");
+    }
+}
+
+pub fn source_matches(source: Source, filter: Option<crate::cli::SourceFilter>) -> bool {
+    use crate::cli::SourceFilter;
+    match filter {
+        None => true,
+        Some(SourceFilter::Project) => source == Source::Project,
+        Some(SourceFilter::User) => source == Source::User,
+        Some(SourceFilter::Builtin) => source == Source::Builtin,
+    }
+}
+
+/// A path shown relative to `base` when it is under it.
+pub fn relative<'a>(path: &'a Path, base: &Path) -> std::borrow::Cow<'a, Path> {
+    match path.strip_prefix(base) {
+        Ok(rel) => std::borrow::Cow::Owned(rel.to_path_buf()),
+        Err(_) => std::borrow::Cow::Borrowed(path),
+    }
+}

@@ -110,7 +110,7 @@ pub fn scan_markdown(dir: &Path) -> (Vec<FoundFile>, Vec<FileDiagnostic>) {
                 continue;
             }
         };
-        if !is_markdown(entry.path()) {
+        if entry.depth() == 0 || !is_markdown(entry.path()) {
             continue;
         }
         if entry.file_type().is_dir() {

@@ -43,42 +43,90 @@ pub fn split(text: &str) -> Split {
         text
     };
 
-    let mut lines = text.split_inclusive('\n');
+    // Blank lines before the opening `---` are tolerated (with a warning).
+    let mut start = 0;
+    let mut open_line = 1;
+    for line in text.split_inclusive('\n') {
+        if !line.trim().is_empty() {
+            break;
+        }
+        start += line.len();
+        open_line += 1;
+    }
+    let mut lines = text[start..].split_inclusive('\n');
     let Some(first) = lines.next() else {
-        return no_frontmatter(String::new(), Vec::new());
+        return no_frontmatter(text.to_string(), Vec::new());
     };
     if !is_delimiter(first) {
-        return no_frontmatter(text.to_string(), Vec::new());
+        return no_frontmatter(text.to_string(), missing_opening_delimiter(text));
+    }
+    let mut warnings = Vec::new();
+    if open_line > 1 {
+        warnings.push(Diagnostic::warning(
+            "blank-before-frontmatter",
+            Some(1),
+            format!("blank line(s) before the opening `---` on line {open_line}; read as frontmatter anyway. Start the file with `---`"),
+        ));
     }
 
-    let mut offset = first.len();
-    let mut line_no = 1;
+    let yaml_start = start + first.len();
+    let mut offset = yaml_start;
+    let mut line_no = open_line;
     for line in lines {
         line_no += 1;
         if is_delimiter(line) {
-            let yaml = &text[first.len()..offset];
-            let body_start = offset + line.len();
             return Split {
                 frontmatter: Some(Frontmatter {
-                    yaml: yaml.to_string(),
-                    first_line: 2,
+                    yaml: text[yaml_start..offset].to_string(),
+                    first_line: open_line + 1,
                 }),
-                body: text[body_start..].to_string(),
+                body: text[offset + line.len()..].to_string(),
                 body_line: line_no + 1,
-                warnings: Vec::new(),
+                warnings,
             };
         }
         offset += line.len();
     }
 
-    no_frontmatter(
-        text.to_string(),
-        vec![Diagnostic::warning(
-            "unclosed-frontmatter",
-            Some(1),
-            "frontmatter opened with `---` on line 1 is never closed; the whole file is read as the prompt body. Add a `---` line after the last frontmatter key",
-        )],
-    )
+    warnings.push(Diagnostic::warning(
+        "unclosed-frontmatter",
+        Some(open_line),
+        format!("frontmatter opened with `---` on line {open_line} is never closed; the whole file is read as the prompt body. Add a `---` line after the last frontmatter key"),
+    ));
+    no_frontmatter(text.to_string(), warnings)
+}
+
+/// A file that starts with `key: value` lines closed by `---` lacks its opening delimiter.
+/// Claude Code reads such lines as prompt text, and so does agentops, but says so.
+fn missing_opening_delimiter(text: &str) -> Vec<Diagnostic> {
+    let mut key_lines = 0;
+    for (index, line) in text.lines().enumerate().take(40) {
+        if is_delimiter(line) {
+            return if key_lines > 0 && key_lines == index {
+                vec![Diagnostic::warning(
+                    "missing-frontmatter-start",
+                    Some(1),
+                    format!(
+                        "lines 1-{index} look like frontmatter closed by `---` on line {}, but the file does not start with `---`; they are read as prompt text. Add `---` as the first line",
+                        index + 1
+                    ),
+                )]
+            } else {
+                Vec::new()
+            };
+        }
+        let looks_like_key = line.split_once(':').is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        });
+        if looks_like_key || (key_lines > 0 && line.starts_with([' ', '-'])) {
+            key_lines += 1;
+        } else {
+            return Vec::new();
+        }
+    }
+    Vec::new()
 }
 
 fn no_frontmatter(body: String, warnings: Vec<Diagnostic>) -> Split {
@@ -148,6 +196,24 @@ mod tests {
         assert!(s.frontmatter.is_none());
         assert_eq!(s.body, "---\nname: a\nbody\n");
         assert_eq!(s.warnings[0].code, "unclosed-frontmatter");
+    }
+
+    #[test]
+    fn blank_lines_before_frontmatter_are_tolerated() {
+        let s = split("\n\n---\nname: a\n---\nbody\n");
+        assert_eq!(fm(&s), "name: a\n");
+        assert_eq!(s.frontmatter.as_ref().unwrap().first_line, 4);
+        assert_eq!(s.body_line, 6);
+        assert_eq!(s.warnings[0].code, "blank-before-frontmatter");
+    }
+
+    #[test]
+    fn frontmatter_without_opening_delimiter_warns() {
+        let s = split("name: a\ndescription: b\ntags: []\n---\n\n# Title\n");
+        assert!(s.frontmatter.is_none());
+        assert_eq!(s.warnings[0].code, "missing-frontmatter-start");
+        let s = split("# Title\n\nSome: text\n---\n");
+        assert!(s.warnings.is_empty());
     }
 
     #[test]

@@ -122,11 +122,12 @@ pub fn parse_tool_list(
             if let Some(list) = json_list(s) {
                 list
             } else {
-                tokenize(
-                    s.strip_prefix('[')
-                        .and_then(|r| r.strip_suffix(']'))
-                        .unwrap_or(s),
-                )
+                // `[Read, Grep]` that strict YAML did not read as a list (even unbalanced).
+                let inner = match s.strip_prefix('[') {
+                    Some(rest) => rest.strip_suffix(']').unwrap_or(rest),
+                    None => s,
+                };
+                tokenize(inner)
             }
         }
         Value::Array(items) => items

@@ -63,6 +63,19 @@ pub fn lint_paths(paths: &[PathBuf]) -> LintReport {
     for path in paths {
         if path.is_dir() {
             let (found, problems) = scan_markdown(path);
+            if found.is_empty() && problems.is_empty() {
+                files.push(LintedFile {
+                    path: path.clone(),
+                    kind: Kind::Skipped,
+                    name: None,
+                    errors: Vec::new(),
+                    warnings: vec![Diagnostic::warning(
+                        "empty-folder",
+                        None,
+                        "folder contains no .md files",
+                    )],
+                });
+            }
             for problem in problems {
                 files.push(LintedFile {
                     path: problem.path,

@@ -1,7 +1,7 @@
 //! Agent definitions: the typed form of `.claude/agents/*.md`.
 
 use crate::coerce;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::fields::{self, Field, Fields};
 use crate::frontmatter;
 use crate::hooks::{Hooks, parse_hooks};
@@ -162,6 +162,19 @@ pub struct Rejected {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Rejected {
+    /// The diagnostics, each tied to the file.
+    pub fn into_file_diagnostics(self) -> impl Iterator<Item = crate::diagnostic::FileDiagnostic> {
+        let path = self.path;
+        self.diagnostics
+            .into_iter()
+            .map(move |diagnostic| crate::diagnostic::FileDiagnostic {
+                path: path.clone(),
+                diagnostic,
+            })
+    }
+}
+
 impl AgentDefinition {
     /// Parses an agent file's text. Lenient: only a file with neither a description nor a prompt
     /// is rejected.
@@ -309,20 +322,7 @@ impl AgentDefinition {
 
     /// Reads and parses an agent file.
     pub fn load(path: &Path, source: Source) -> Result<Self, Rejected> {
-        let text = crate::file::read_definition(path).map_err(|err| Rejected {
-            path: path.to_path_buf(),
-            diagnostics: vec![err.to_diagnostic()],
-        })?;
-        let mut agent = Self::parse(&text.text, &Origin::new(source, path)).map_err(|mut r| {
-            r.diagnostics.splice(0..0, text.warnings.clone());
-            r
-        })?;
-        agent.warnings.splice(0..0, text.warnings);
-        Ok(agent)
-    }
-
-    pub fn has_errors(&self) -> bool {
-        self.warnings.iter().any(|d| d.severity == Severity::Error)
+        crate::discover::read_and_parse(path, |text| Self::parse(text, &Origin::new(source, path)))
     }
 }
 

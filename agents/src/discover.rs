@@ -4,7 +4,7 @@
 //! Precedence is project (nearest folder first) > user > builtin. A definition that loses to
 //! one with the same name is kept in the catalog's `shadowed` list so `list` can say so.
 
-use crate::definition::Source;
+use crate::definition::{Rejected, Source};
 use crate::diagnostic::{Diagnostic, FileDiagnostic};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -146,6 +146,55 @@ pub trait Definition {
     fn name(&self) -> &str;
     fn source(&self) -> Source;
     fn path(&self) -> &Path;
+    /// The warnings found while loading it.
+    fn warnings_mut(&mut self) -> &mut Vec<Diagnostic>;
+}
+
+/// Reads a definition file and parses its text with `parse`; warnings from reading (invalid
+/// UTF-8) come before the parser's.
+pub fn read_and_parse<T: Definition>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, Rejected>,
+) -> Result<T, Rejected> {
+    let text = crate::file::read_definition(path).map_err(|err| Rejected {
+        path: path.to_path_buf(),
+        diagnostics: vec![err.to_diagnostic()],
+    })?;
+    match parse(&text.text) {
+        Ok(mut def) => {
+            def.warnings_mut().splice(0..0, text.warnings);
+            Ok(def)
+        }
+        Err(mut rejected) => {
+            rejected.diagnostics.splice(0..0, text.warnings);
+            Err(rejected)
+        }
+    }
+}
+
+/// Loads every file of every folder of `search` (in precedence order) with `load`, then adds
+/// `builtins`; files that could not be loaded become the catalog's diagnostics.
+pub fn load_catalog<T: Definition>(
+    search: &SearchPath,
+    load: impl Fn(&FoundFile, Source) -> Result<T, Rejected>,
+    builtins: Vec<T>,
+) -> Catalog<T> {
+    let mut catalog = Catalog::default();
+    for (source, dir) in dedupe_folders(search.folders()) {
+        let (files, problems) = scan_markdown(&dir);
+        catalog.diagnostics.extend(problems);
+        for file in files {
+            match load(&file, source) {
+                Ok(def) => catalog.add(def),
+                Err(rejected) => catalog.diagnostics.extend(rejected.into_file_diagnostics()),
+            }
+        }
+    }
+    for def in builtins {
+        catalog.add(def);
+    }
+    catalog.sort();
+    catalog
 }
 
 /// A definition that lost to another with the same name.

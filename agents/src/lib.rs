@@ -30,36 +30,17 @@ impl Definition for AgentDefinition {
     fn path(&self) -> &Path {
         &self.path
     }
+    fn warnings_mut(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.warnings
+    }
 }
 
 /// Loads every agent visible from `cwd`: project folders up to the repo root, then
 /// `<home>/.claude/agents`, then the builtins.
 pub fn discover(cwd: &Path, home: Option<&Path>) -> Catalog<AgentDefinition> {
-    let search = SearchPath::new(cwd, home, "agents");
-    let mut catalog = Catalog::default();
-    for (source, dir) in discover::dedupe_folders(search.folders()) {
-        let (files, problems) = discover::scan_markdown(&dir);
-        catalog.diagnostics.extend(problems);
-        for file in files {
-            match AgentDefinition::load(&file.path, source) {
-                Ok(agent) => catalog.add(agent),
-                Err(rejected) => catalog
-                    .diagnostics
-                    .extend(
-                        rejected
-                            .diagnostics
-                            .into_iter()
-                            .map(|diagnostic| FileDiagnostic {
-                                path: rejected.path.clone(),
-                                diagnostic,
-                            }),
-                    ),
-            }
-        }
-    }
-    for agent in builtin::agents() {
-        catalog.add(agent);
-    }
-    catalog.sort();
-    catalog
+    discover::load_catalog(
+        &SearchPath::new(cwd, home, "agents"),
+        |file, source| AgentDefinition::load(&file.path, source),
+        builtin::agents(),
+    )
 }

@@ -179,17 +179,9 @@ impl CommandDefinition {
 
     /// Reads and parses a command file.
     pub fn load(path: &Path, name: &str, source: Source) -> Result<Self, Rejected> {
-        let text = agentops_agents::file::read_definition(path).map_err(|err| Rejected {
-            path: path.to_path_buf(),
-            diagnostics: vec![err.to_diagnostic()],
-        })?;
-        let mut cmd =
-            Self::parse(&text.text, name, &Origin::new(source, path)).map_err(|mut r| {
-                r.diagnostics.splice(0..0, text.warnings.clone());
-                r
-            })?;
-        cmd.warnings.splice(0..0, text.warnings);
-        Ok(cmd)
+        agentops_agents::discover::read_and_parse(path, |text| {
+            Self::parse(text, name, &Origin::new(source, path))
+        })
     }
 
     /// The name after the last namespace separator (`component` for `frontend:component`).

@@ -17,8 +17,8 @@ pub use expand::{ExpandError, ExpandOptions, Expansion, expand};
 pub use route::{Route, route};
 pub use shell::{NoShell, ShellExec, ShellOutput};
 
+use agentops_agents::Source;
 use agentops_agents::discover::{self, Catalog, Definition, SearchPath};
-use agentops_agents::{FileDiagnostic, Source};
 use std::path::Path;
 
 impl Definition for CommandDefinition {
@@ -30,6 +30,9 @@ impl Definition for CommandDefinition {
     }
     fn path(&self) -> &Path {
         &self.path
+    }
+    fn warnings_mut(&mut self) -> &mut Vec<agentops_agents::Diagnostic> {
+        &mut self.warnings
     }
 }
 
@@ -56,34 +59,11 @@ pub fn name_from_path(relative: &Path) -> String {
 /// Loads every command visible from `cwd`: project folders up to the repo root, then
 /// `<home>/.claude/commands`, then the builtins.
 pub fn discover(cwd: &Path, home: Option<&Path>) -> Catalog<CommandDefinition> {
-    let search = SearchPath::new(cwd, home, "commands");
-    let mut catalog = Catalog::default();
-    for (source, dir) in discover::dedupe_folders(search.folders()) {
-        let (files, problems) = discover::scan_markdown(&dir);
-        catalog.diagnostics.extend(problems);
-        for file in files {
-            let name = name_from_path(&file.relative);
-            match CommandDefinition::load(&file.path, &name, source) {
-                Ok(cmd) => catalog.add(cmd),
-                Err(rejected) => catalog
-                    .diagnostics
-                    .extend(
-                        rejected
-                            .diagnostics
-                            .into_iter()
-                            .map(|diagnostic| FileDiagnostic {
-                                path: rejected.path.clone(),
-                                diagnostic,
-                            }),
-                    ),
-            }
-        }
-    }
-    for cmd in builtin::commands() {
-        catalog.add(cmd);
-    }
-    catalog.sort();
-    catalog
+    discover::load_catalog(
+        &SearchPath::new(cwd, home, "commands"),
+        |file, source| CommandDefinition::load(&file.path, &name_from_path(&file.relative), source),
+        builtin::commands(),
+    )
 }
 
 /// Why a command name did not resolve.

@@ -34,6 +34,8 @@ pub enum Command {
     Commands(CommandsCommand),
     /// Check agent and command files; exit 1 on errors. Warnings name file and line.
     Lint(LintArgs),
+    /// Run a prompt or `/command args` headless through the agent loop.
+    Run(RunArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,4 +102,38 @@ pub struct LintArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The streamed answer on stdout.
+    Text,
+    /// One result object at the end.
+    Json,
+    /// NDJSON: every event, then one `result` object.
+    StreamJson,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent to run (default: the command's agent, else `general-purpose`).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Model id or alias (overrides the agent's and the command's).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Provider, a `[providers.NAME]` of agentops.toml.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Model turns per agent.
+    #[arg(long)]
+    pub max_turns: Option<u32>,
+    /// Stop when the run has cost this much (exit 5).
+    #[arg(long)]
+    pub max_budget_usd: Option<f64>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output_format: OutputFormat,
+    /// The prompt, or `/command args...` (read from stdin when empty and piped).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub prompt: Vec<String>,
 }

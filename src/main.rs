@@ -5,6 +5,7 @@ mod cli;
 mod cmd_agents;
 mod cmd_commands;
 mod cmd_lint;
+mod cmd_run;
 mod exit;
 mod output;
 
@@ -15,6 +16,8 @@ use exit::Failure;
 use std::path::PathBuf;
 
 fn main() -> std::process::ExitCode {
+    // One TLS crypto provider for every client (kube and reqwest would pick different ones).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let code = match run(cli) {
@@ -55,5 +58,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Lint(args) => cmd_lint::run(&args, &cwd),
         Command::Agents(sub) => cmd_agents::run(&sub, &open()?),
         Command::Commands(sub) => cmd_commands::run(&sub, &open()?),
+        Command::Run(args) => cmd_run::run(&args, &open()?, cli.verbose),
     }
 }

@@ -1,9 +1,33 @@
-//! `agentops.toml`: the repository's agentops settings.
+//! `agentops.toml`: the repository's agentops settings, with environment overrides.
 //!
 //! Looked up at the repository root. Every section is optional; unknown keys are errors, so a
 //! typo does not silently fall back to a default.
+//!
+//! ```toml
+//! [model]
+//! provider = "local"         # a [providers.NAME] below
+//! name = "qwen2.5-coder"     # default model id (or an alias)
+//!
+//! [providers.local]
+//! kind = "openai"            # openai (any Chat Completions server) | anthropic
+//! base_url = "http://127.0.0.1:8089/v1"
+//! api_key_env = "OPENAI_API_KEY"
+//! tool_mode = "native"       # native | schema (small local models)
+//!
+//! [models.aliases]
+//! sonnet = "claude-sonnet-4-5"
+//!
+//! [prices."claude-sonnet-4-5"]
+//! input = 3.0                # USD per million tokens
+//! output = 15.0
+//!
+//! [limits]
+//! max_turns = 30
+//! max_budget_usd = 5.0
+//! ```
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,6 +37,12 @@ pub const CONFIG_FILE: &str = "agentops.toml";
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub commands: CommandsConfig,
+    pub model: ModelConfig,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub models: ModelsConfig,
+    /// USD per million tokens, by model id.
+    pub prices: BTreeMap<String, Price>,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -37,6 +67,117 @@ impl Default for CommandsConfig {
 impl CommandsConfig {
     pub fn shell_timeout(&self) -> Duration {
         Duration::from_secs(self.shell_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The provider to use (a key of `[providers]`).
+    pub provider: Option<String>,
+    /// The default model id or alias.
+    pub name: Option<String>,
+    /// Output tokens per model turn (`max_tokens`).
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible Chat Completions server.
+    #[default]
+    Openai,
+    Anthropic,
+}
+
+/// How tools are offered to the model.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolMode {
+    /// The API's own `tools` (with a fallback that recognises a call written as JSON text).
+    #[default]
+    Native,
+    /// Each step is constrained by `response_format` to a JSON schema: one branch per tool plus
+    /// a final answer. Makes small local models call tools reliably.
+    Schema,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// The default model of this provider (overrides `[model] name`).
+    pub model: Option<String>,
+    pub tool_mode: ToolMode,
+    /// Seconds without any data from the server before a request counts as timed out.
+    pub timeout_secs: u64,
+    /// Attempts per model request (first try included) before escalating.
+    pub attempts: u32,
+    /// First retry delay in milliseconds; doubles each attempt (with jitter).
+    pub retry_base_ms: u64,
+    /// Longest retry delay in milliseconds (also caps `Retry-After`).
+    pub retry_max_ms: u64,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            kind: ProviderKind::Openai,
+            base_url: None,
+            api_key_env: None,
+            model: None,
+            tool_mode: ToolMode::Native,
+            timeout_secs: 120,
+            attempts: 3,
+            retry_base_ms: 1000,
+            retry_max_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// `sonnet|opus|haiku` (or any name) → a real model id.
+    pub aliases: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// USD per million input tokens.
+    pub input: f64,
+    /// USD per million output tokens.
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Model turns per agent run (an agent's own `maxTurns` can only lower it).
+    pub max_turns: u32,
+    /// Spend per run, all agents together; `None`: no cap.
+    pub max_budget_usd: Option<f64>,
+    /// Tokens (input + output) per run, all agents together; `None`: no cap.
+    pub max_session_tokens: Option<u64>,
+    /// How deep agents may delegate to subagents.
+    pub max_depth: u32,
+    /// Bytes of one tool result kept for the model (head and tail).
+    pub max_tool_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_turns: 30,
+            max_budget_usd: None,
+            max_session_tokens: None,
+            max_depth: 2,
+            max_tool_output_bytes: 32 * 1024,
+        }
     }
 }
 
@@ -81,14 +222,34 @@ impl Config {
                 message: err.message().to_string(),
             }
         })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
         if config.commands.positional_base > 1 {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: format!(
-                    "[commands] positional_base must be 0 or 1, not {}",
-                    config.commands.positional_base
-                ),
-            });
+            return Err(invalid(format!(
+                "[commands] positional_base must be 0 or 1, not {}",
+                config.commands.positional_base
+            )));
+        }
+        for (name, p) in &config.providers {
+            if p.attempts == 0 {
+                return Err(invalid(format!(
+                    "[providers.{name}] attempts must be at least 1"
+                )));
+            }
+            if p.kind == ProviderKind::Anthropic && p.tool_mode == ToolMode::Schema {
+                return Err(invalid(format!(
+                    "[providers.{name}] tool_mode = \"schema\" needs an OpenAI-compatible server (response_format); Anthropic's API uses native tools"
+                )));
+            }
+        }
+        if let Some(p) = &config.model.provider
+            && !config.providers.contains_key(p)
+        {
+            return Err(invalid(format!(
+                "[model] provider = \"{p}\" but there is no [providers.{p}] section"
+            )));
         }
         Ok(config)
     }
@@ -102,6 +263,7 @@ mod tests {
     fn defaults_and_overrides() {
         let c = Config::parse("", Path::new("a.toml")).unwrap();
         assert_eq!(c.commands.positional_base, 1);
+        assert_eq!(c.limits.max_turns, 30);
         let c = Config::parse("[commands]\npositional_base = 0\n", Path::new("a.toml")).unwrap();
         assert_eq!(c.commands.positional_base, 0);
     }
@@ -118,5 +280,30 @@ mod tests {
     #[test]
     fn base_must_be_zero_or_one() {
         assert!(Config::parse("[commands]\npositional_base = 2\n", Path::new("a.toml")).is_err());
+    }
+
+    #[test]
+    fn providers_prices_and_limits() {
+        let c = Config::parse(
+            "[model]\nprovider = \"local\"\nname = \"qwen\"\n[providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\ntool_mode = \"schema\"\n[models.aliases]\nsonnet = \"claude-x\"\n[prices.claude-x]\ninput = 3.0\noutput = 15.0\n[limits]\nmax_budget_usd = 0.5\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.providers["local"].tool_mode, ToolMode::Schema);
+        assert_eq!(c.providers["local"].attempts, 3);
+        assert_eq!(c.models.aliases["sonnet"], "claude-x");
+        assert_eq!(c.prices["claude-x"].output, 15.0);
+        assert_eq!(c.limits.max_budget_usd, Some(0.5));
+    }
+
+    #[test]
+    fn unknown_provider_and_schema_on_anthropic_are_errors() {
+        assert!(Config::parse("[model]\nprovider = \"nope\"\n", Path::new("a.toml")).is_err());
+        let err = Config::parse(
+            "[providers.a]\nkind = \"anthropic\"\ntool_mode = \"schema\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("response_format"), "{err}");
     }
 }

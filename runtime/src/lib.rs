@@ -1,11 +1,19 @@
-//! The agentops runtime: the workspace (repository, configuration, catalogs), lint, and the
-//! shell used by command expansion. The agent loop, providers, permissions, gates, approvals
-//! and hooks land here next (DESIGN.md §2–3); front ends stay thin on top of it.
+//! The agentops runtime: the workspace (repository, configuration, catalogs), model providers,
+//! the agent loop with delegation, retries, budgets and cost, the typed events front ends
+//! render, and lint. Permissions, gates, approvals and hooks land here next (DESIGN.md §2–3).
 
+pub mod agent_loop;
 pub mod config;
+pub mod cost;
+pub mod events;
 pub mod lint;
+pub mod model;
+pub mod providers;
 pub mod shell;
+pub mod tool_mode;
 pub mod workspace;
 
+pub use agent_loop::{AgentRun, Engine, RunError, Stop, Totals};
 pub use config::Config;
+pub use events::{Event, EventSink};
 pub use workspace::{RenderError, Workspace, WorkspaceError};

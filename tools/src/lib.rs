@@ -1,5 +1,13 @@
-//! agentops' tools. This crate grows into the typed infrastructure tools behind gates
-//! (DESIGN.md §3); it starts with the shell runner that command expansion and the `Bash` tool
-//! share.
+//! agentops' tools: the [`Tool`] trait and the tools the agent loop offers. The typed
+//! infrastructure tools (kubectl, argocd, git) and the gates' checks grow here (DESIGN.md §3).
 
+pub mod bash;
+pub mod files;
+pub mod kustomize;
+pub mod path;
+pub mod registry;
 pub mod shell;
+pub mod tool;
+
+pub use registry::ToolRegistry;
+pub use tool::{Risk, Tool, ToolContext, ToolOutput};

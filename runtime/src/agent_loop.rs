@@ -1,0 +1,802 @@
+//! The agent loop: an agent definition plus a prompt become model turns and tool calls until a
+//! final answer, a turn or budget limit, or a provider failure after retries.
+//!
+//! One [`Engine`] serves a whole run, the main agent and the subagents it delegates to through
+//! the `Agent` tool (alias `Task`); usage and cost are accounted across all of them.
+
+use crate::config::{Limits, ProviderKind, ToolMode};
+use crate::cost::PriceTable;
+use crate::events::{Event, EventSink};
+use crate::model::retry::{Escalation, RetryPolicy};
+use crate::model::{ChatRequest, Delta, Message, ModelTurn, Provider, ToolCall, ToolDef, Usage};
+use crate::tool_mode::{self, Step};
+use agentops_agents::AgentDefinition;
+use agentops_tools::{ToolContext, ToolOutput, ToolRegistry};
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, join_all};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The delegation tool's name (Claude Code's `Task` is accepted as an alias).
+pub const AGENT_TOOL: &str = "Agent";
+
+/// Real model ids for the Claude aliases when the config names none (Anthropic only).
+const ANTHROPIC_ALIASES: &[(&str, &str)] = &[
+    ("sonnet", "claude-sonnet-4-5"),
+    ("opus", "claude-opus-4-1"),
+    ("haiku", "claude-haiku-4-5"),
+];
+
+/// Why an agent run stopped without an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stop {
+    /// The model gave its final answer.
+    Final,
+    /// The agent used all its turns.
+    TurnLimit { limit: u32 },
+    /// The run's spend reached `--max-budget-usd`.
+    Budget { spent_usd: f64, limit_usd: f64 },
+    /// The run's tokens reached the configured cap.
+    Tokens { used: u64, limit: u64 },
+}
+
+impl Stop {
+    /// True for the limits that end the whole run (not only a subagent).
+    pub fn is_global(&self) -> bool {
+        matches!(self, Stop::Budget { .. } | Stop::Tokens { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRun {
+    pub text: String,
+    pub turns: u32,
+    pub stop: Stop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Provider(#[from] Escalation),
+}
+
+/// Usage and spend over the whole run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub turns: u32,
+    /// Models that had no price (their tokens cost nothing in `cost_usd`).
+    pub unpriced_models: Vec<String>,
+}
+
+/// Everything a run needs.
+pub struct Engine {
+    pub provider: Arc<dyn Provider>,
+    pub provider_name: String,
+    pub provider_kind: ProviderKind,
+    pub tool_mode: ToolMode,
+    pub retry: RetryPolicy,
+    /// The model used when an agent says `inherit` or nothing.
+    pub default_model: String,
+    /// `sonnet` → an id, from `[models.aliases]`.
+    pub aliases: BTreeMap<String, String>,
+    pub prices: PriceTable,
+    pub limits: Limits,
+    pub max_tokens: Option<u32>,
+    pub tools: ToolRegistry,
+    pub tool_ctx: ToolContext,
+    /// Agents a run may delegate to.
+    pub agents: Vec<AgentDefinition>,
+    /// Appended to every system prompt (repository, branch, target).
+    pub environment: String,
+    pub events: EventSink,
+    totals: Mutex<Totals>,
+}
+
+/// What one agent is offered.
+struct Offer {
+    defs: Vec<ToolDef>,
+    validators: HashMap<String, jsonschema::Validator>,
+    delegation: bool,
+}
+
+impl Offer {
+    fn names(&self) -> Vec<String> {
+        self.defs.iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// Checks `args` against the tool's schema; `Err` lists what is wrong.
+    fn validate(&self, name: &str, args: &Value) -> Result<(), String> {
+        let Some(v) = self.validators.get(name) else {
+            return Err(format!(
+                "tool `{name}` is not available here; available: {}",
+                self.names().join(", ")
+            ));
+        };
+        let problems: Vec<String> = v
+            .iter_errors(args)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{at}: {e}")
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        provider_name: String,
+        provider_kind: ProviderKind,
+        tool_mode: ToolMode,
+        retry: RetryPolicy,
+        default_model: String,
+        tools: ToolRegistry,
+        tool_ctx: ToolContext,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            provider,
+            provider_name,
+            provider_kind,
+            tool_mode,
+            retry,
+            default_model,
+            aliases: BTreeMap::new(),
+            prices: PriceTable::default(),
+            limits: Limits::default(),
+            max_tokens: None,
+            tools,
+            tool_ctx,
+            agents: Vec::new(),
+            environment: String::new(),
+            events,
+            totals: Mutex::new(Totals::default()),
+        }
+    }
+
+    pub fn totals(&self) -> Totals {
+        self.totals.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Runs `agent` on `prompt`. `model` overrides the agent's own model.
+    pub async fn run(
+        &self,
+        agent: &AgentDefinition,
+        prompt: &str,
+        model: Option<&str>,
+    ) -> Result<AgentRun, RunError> {
+        let model = match model {
+            Some(m) => self.resolve_model(m, &self.default_model),
+            None => self.agent_model(agent, &self.default_model),
+        };
+        self.run_at(agent, prompt.to_string(), model, 0).await
+    }
+
+    /// The model id for a name: aliases first, `inherit` is `parent`.
+    fn resolve_model(&self, name: &str, parent: &str) -> String {
+        let name = name.trim();
+        if name.is_empty() || name == "inherit" {
+            return parent.to_string();
+        }
+        if let Some(id) = self.aliases.get(name) {
+            return id.clone();
+        }
+        if let Some((_, id)) = ANTHROPIC_ALIASES.iter().find(|(a, _)| *a == name) {
+            return match self.provider_kind {
+                ProviderKind::Anthropic => id.to_string(),
+                // A Claude alias means nothing to another server: use its default model.
+                ProviderKind::Openai => parent.to_string(),
+            };
+        }
+        name.to_string()
+    }
+
+    fn agent_model(&self, agent: &AgentDefinition, parent: &str) -> String {
+        agent
+            .model
+            .as_deref()
+            .map_or_else(|| parent.to_string(), |m| self.resolve_model(m, parent))
+    }
+
+    fn system_prompt(&self, agent: &AgentDefinition, offer: &Offer) -> String {
+        let mut prompt = agent.body.trim().to_string();
+        if prompt.is_empty() {
+            prompt = agent.description.clone();
+        }
+        if !self.environment.is_empty() {
+            prompt.push_str("\n\n# Environment\n");
+            prompt.push_str(&self.environment);
+        }
+        if self.tool_mode == ToolMode::Schema && !offer.defs.is_empty() {
+            prompt.push_str(&tool_mode::schema_instructions(&offer.defs));
+        }
+        prompt
+    }
+
+    /// The tools `agent` may use: its `tools` (all when absent) minus `disallowedTools`,
+    /// resolved against the registry, plus delegation while the depth allows it.
+    fn offer(&self, agent: &AgentDefinition, depth: u32) -> Offer {
+        let disallowed: Vec<&str> = agent
+            .disallowed_tools
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        let wanted: Vec<String> = match &agent.tools {
+            None => self
+                .tools
+                .names()
+                .map(str::to_string)
+                .chain(std::iter::once(AGENT_TOOL.to_string()))
+                .collect(),
+            Some(list) => {
+                let mut names: Vec<String> = Vec::new();
+                for spec in list {
+                    if !names.contains(&spec.name) {
+                        names.push(spec.name.clone());
+                    }
+                }
+                names
+            }
+        };
+        let can_delegate =
+            depth < self.limits.max_depth && self.agents.iter().any(|a| a.name != agent.name);
+        let mut defs = Vec::new();
+        let mut delegation = false;
+        let mut unavailable = Vec::new();
+        for name in wanted {
+            if disallowed.contains(&name.as_str()) {
+                continue;
+            }
+            if name == AGENT_TOOL {
+                if can_delegate {
+                    delegation = true;
+                    defs.push(self.agent_tool_def(agent));
+                }
+                continue;
+            }
+            match self.tools.get(&name) {
+                Some(tool) => defs.push(ToolDef {
+                    name: tool.name().to_string(),
+                    description: tool.description().to_string(),
+                    parameters: tool.input_schema(),
+                }),
+                None => unavailable.push(name),
+            }
+        }
+        if !unavailable.is_empty() && agent.tools.is_some() {
+            self.events.emit(Event::Warning {
+                agent: agent.name.clone(),
+                message: format!(
+                    "not offered (agentops has no such tool yet): {}",
+                    unavailable.join(", ")
+                ),
+            });
+        }
+        let validators = defs
+            .iter()
+            .filter_map(|d| {
+                jsonschema::validator_for(&d.parameters)
+                    .ok()
+                    .map(|v| (d.name.clone(), v))
+            })
+            .collect();
+        Offer {
+            defs,
+            validators,
+            delegation,
+        }
+    }
+
+    fn agent_tool_def(&self, caller: &AgentDefinition) -> ToolDef {
+        let mut description = String::from(
+            "Hand a self-contained task to a specialised subagent and get its final answer back. Choose the agent by name in subagent_type, or leave it out and the agent whose description fits best is used. Agents:\n",
+        );
+        for a in self.agents.iter().filter(|a| a.name != caller.name) {
+            let one_line: String = a
+                .description
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let short: String = one_line.chars().take(200).collect();
+            description.push_str(&format!("- {}: {short}\n", a.name));
+        }
+        ToolDef {
+            name: AGENT_TOOL.to_string(),
+            description,
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "subagent_type": {"type": "string", "description": "The agent's name."},
+                    "description": {"type": "string", "description": "The task in a few words."},
+                    "prompt": {"type": "string", "description": "Everything the subagent needs to do the task."}
+                },
+                "required": ["description", "prompt"],
+                "additionalProperties": false
+            }),
+        }
+    }
+
+    fn run_at(
+        &self,
+        agent: &AgentDefinition,
+        prompt: String,
+        model: String,
+        depth: u32,
+    ) -> BoxFuture<'_, Result<AgentRun, RunError>> {
+        let agent = agent.clone();
+        async move {
+            let offer = self.offer(&agent, depth);
+            self.events.emit(Event::AgentStarted {
+                agent: agent.name.clone(),
+                model: model.clone(),
+                provider: self.provider_name.clone(),
+                tool_mode: self.tool_mode,
+                depth,
+                tools: offer.names(),
+            });
+            let mut messages = vec![
+                Message::System {
+                    content: self.system_prompt(&agent, &offer),
+                },
+                Message::User { content: prompt },
+            ];
+            let max_turns = agent
+                .max_turns
+                .map_or(self.limits.max_turns, |t| t.min(self.limits.max_turns))
+                .max(1);
+            let mut last_text = String::new();
+            for turn in 1..=max_turns {
+                if let Some(stop) = self.global_stop() {
+                    return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
+                }
+                let reply = self
+                    .model_turn(&agent, &model, &messages, &offer, turn)
+                    .await?;
+                let (text, calls) = self.interpret(&agent, reply, &offer);
+                if !text.is_empty() {
+                    last_text = text.clone();
+                }
+                if calls.is_empty() {
+                    messages.push(Message::Assistant {
+                        content: text.clone(),
+                        tool_calls: Vec::new(),
+                    });
+                    let stop = self.global_stop().unwrap_or(Stop::Final);
+                    return Ok(self.finish(&agent, depth, turn, text, stop));
+                }
+                let outputs = join_all(
+                    calls
+                        .iter()
+                        .map(|call| self.execute(&agent, &model, call, &offer, depth)),
+                )
+                .await;
+                self.record(&mut messages, text, &calls, outputs);
+            }
+            Ok(self.finish(
+                &agent,
+                depth,
+                max_turns,
+                last_text,
+                Stop::TurnLimit { limit: max_turns },
+            ))
+        }
+        .boxed()
+    }
+
+    fn finish(
+        &self,
+        agent: &AgentDefinition,
+        depth: u32,
+        turns: u32,
+        text: String,
+        stop: Stop,
+    ) -> AgentRun {
+        self.events.emit(Event::AgentFinished {
+            agent: agent.name.clone(),
+            depth,
+            turns,
+            text: text.clone(),
+        });
+        AgentRun { text, turns, stop }
+    }
+
+    fn global_stop(&self) -> Option<Stop> {
+        let totals = self.totals();
+        if let Some(limit) = self.limits.max_budget_usd
+            && totals.cost_usd >= limit
+        {
+            return Some(Stop::Budget {
+                spent_usd: totals.cost_usd,
+                limit_usd: limit,
+            });
+        }
+        if let Some(limit) = self.limits.max_session_tokens
+            && totals.usage.total() >= limit
+        {
+            return Some(Stop::Tokens {
+                used: totals.usage.total(),
+                limit,
+            });
+        }
+        None
+    }
+
+    /// One model call with retries; accounts usage and cost.
+    async fn model_turn(
+        &self,
+        agent: &AgentDefinition,
+        model: &str,
+        messages: &[Message],
+        offer: &Offer,
+        turn: u32,
+    ) -> Result<ModelTurn, RunError> {
+        let schema_mode = self.tool_mode == ToolMode::Schema && !offer.defs.is_empty();
+        let request = ChatRequest {
+            model: model.to_string(),
+            messages: messages.to_vec(),
+            tools: if schema_mode {
+                Vec::new()
+            } else {
+                offer.defs.clone()
+            },
+            response_schema: schema_mode.then(|| tool_mode::step_schema(&offer.defs)),
+            max_tokens: self.max_tokens,
+        };
+        let name = agent.name.clone();
+        let events = self.events.clone();
+        // In schema mode the streamed text is JSON, not an answer: it is not forwarded.
+        let on_delta = move |d: Delta| match d {
+            Delta::Text(text) if !schema_mode => events.emit(Event::TextDelta {
+                agent: name.clone(),
+                text,
+            }),
+            Delta::Reasoning(text) => events.emit(Event::ReasoningDelta {
+                agent: name.clone(),
+                text,
+            }),
+            Delta::Text(_) => {}
+        };
+        let reply = self
+            .retry
+            .run(
+                |attempt| {
+                    self.events.emit(Event::ModelRequest {
+                        agent: agent.name.clone(),
+                        turn,
+                        attempt,
+                        model: model.to_string(),
+                        tool_mode: self.tool_mode,
+                    });
+                    self.provider.complete(&request, &on_delta)
+                },
+                |attempt, delay, err| {
+                    self.events.emit(Event::Retry {
+                        agent: agent.name.clone(),
+                        attempt,
+                        max_attempts: self.retry.attempts,
+                        delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        error: err.to_string(),
+                        request_id: err.request_id().map(str::to_string),
+                    })
+                },
+            )
+            .await?;
+        let cost = self.prices.cost(model, reply.usage);
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.usage.add(reply.usage);
+            totals.cost_usd += cost.unwrap_or(0.0);
+            totals.turns += 1;
+            if cost.is_none() && !totals.unpriced_models.iter().any(|m| m == model) {
+                totals.unpriced_models.push(model.to_string());
+            }
+        }
+        self.events.emit(Event::ModelResponse {
+            agent: agent.name.clone(),
+            turn,
+            finish_reason: reply.finish_reason.clone(),
+            usage: reply.usage,
+            cost_usd: cost.unwrap_or(0.0),
+            request_id: reply.request_id.clone(),
+            tool_calls: reply.tool_calls.len(),
+        });
+        Ok(reply)
+    }
+
+    /// The reply's text and tool calls, whichever way the model wrote them.
+    fn interpret(
+        &self,
+        agent: &AgentDefinition,
+        reply: ModelTurn,
+        offer: &Offer,
+    ) -> (String, Vec<(ToolCall, &'static str)>) {
+        let schema_mode = self.tool_mode == ToolMode::Schema && !offer.defs.is_empty();
+        if schema_mode {
+            return match tool_mode::parse_step(&reply.text) {
+                Ok(Step::Final(text)) => {
+                    self.events.emit(Event::TextDelta {
+                        agent: agent.name.clone(),
+                        text: text.clone(),
+                    });
+                    (text, Vec::new())
+                }
+                Ok(Step::Call { name, arguments }) => (
+                    String::new(),
+                    vec![(
+                        ToolCall {
+                            id: format!("step_{}", self.totals().turns),
+                            name,
+                            arguments: arguments.to_string(),
+                        },
+                        "schema",
+                    )],
+                ),
+                Err(problem) => {
+                    self.events.emit(Event::Warning {
+                        agent: agent.name.clone(),
+                        message: format!(
+                            "schema-mode reply was not a step ({problem}); taken as the answer"
+                        ),
+                    });
+                    (reply.text, Vec::new())
+                }
+            };
+        }
+        if !reply.tool_calls.is_empty() {
+            let calls = reply
+                .tool_calls
+                .into_iter()
+                .map(|c| (c, "native"))
+                .collect();
+            return (reply.text, calls);
+        }
+        let valid = |name: &str, args: &Value| offer.validate(canonical(name), args).is_ok();
+        if let Some((name, args)) = tool_mode::content_tool_call(&reply.text, valid) {
+            let call = ToolCall {
+                id: format!("content_{}", self.totals().turns),
+                name,
+                arguments: args.to_string(),
+            };
+            return (String::new(), vec![(call, "content-json")]);
+        }
+        (reply.text, Vec::new())
+    }
+
+    async fn execute(
+        &self,
+        agent: &AgentDefinition,
+        model: &str,
+        call_and_via: &(ToolCall, &'static str),
+        offer: &Offer,
+        depth: u32,
+    ) -> (ToolOutput, bool) {
+        let (call, via) = call_and_via;
+        let started = Instant::now();
+        let name = canonical(&call.name);
+        let parsed: Result<Value, String> = if call.arguments.trim().is_empty() {
+            Ok(json!({}))
+        } else {
+            serde_json::from_str(&call.arguments).map_err(|e| {
+                format!("the arguments are not valid JSON ({e}); send a JSON object matching the tool's schema")
+            })
+        };
+        self.events.emit(Event::ToolCall {
+            agent: agent.name.clone(),
+            id: call.id.clone(),
+            name: call.name.clone(),
+            input: parsed
+                .clone()
+                .unwrap_or(Value::String(call.arguments.clone())),
+            via,
+        });
+        let output = match parsed {
+            Err(problem) => ToolOutput::error(problem),
+            Ok(args) => match offer.validate(name, &args) {
+                Err(problem) => ToolOutput::error(format!("invalid call of {name}: {problem}")),
+                Ok(()) if name == AGENT_TOOL && offer.delegation => {
+                    self.delegate(agent, model, args, depth).await
+                }
+                Ok(()) => match self.tools.get(name) {
+                    Some(tool) => tool.run(args, &self.tool_ctx).await,
+                    None => ToolOutput::error(format!("tool `{name}` is not available")),
+                },
+            },
+        };
+        let (content, truncated) = cap(&output.content, self.limits.max_tool_output_bytes);
+        self.events.emit(Event::ToolResult {
+            agent: agent.name.clone(),
+            id: call.id.clone(),
+            name: call.name.clone(),
+            is_error: output.is_error,
+            content: content.clone(),
+            truncated,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+        (
+            ToolOutput {
+                content,
+                is_error: output.is_error,
+            },
+            truncated,
+        )
+    }
+
+    /// Runs a subagent for the `Agent` tool; its final text is the tool's result.
+    async fn delegate(
+        &self,
+        caller: &AgentDefinition,
+        model: &str,
+        args: Value,
+        depth: u32,
+    ) -> ToolOutput {
+        let task = args["description"].as_str().unwrap_or_default();
+        let prompt = args["prompt"].as_str().unwrap_or_default().to_string();
+        let wanted = args["subagent_type"].as_str().unwrap_or_default();
+        let Some(sub) = self.choose_subagent(caller, wanted, &format!("{task} {prompt}")) else {
+            let names: Vec<&str> = self
+                .agents
+                .iter()
+                .filter(|a| a.name != caller.name)
+                .map(|a| a.name.as_str())
+                .collect();
+            return ToolOutput::error(format!(
+                "no agent named `{wanted}` and none whose description fits; available: {}",
+                names.join(", ")
+            ));
+        };
+        let sub_model = self.agent_model(sub, model);
+        match self.run_at(sub, prompt, sub_model, depth + 1).await {
+            Ok(run) => match run.stop {
+                Stop::Final => ToolOutput::ok(run.text),
+                Stop::TurnLimit { limit } => ToolOutput::error(format!(
+                    "subagent {} stopped at its limit of {limit} turns; its last words: {}",
+                    sub.name, run.text
+                )),
+                stop => ToolOutput::error(format!("subagent {} stopped: {stop:?}", sub.name)),
+            },
+            Err(err) => ToolOutput::error(format!("subagent {} failed: {err}", sub.name)),
+        }
+    }
+
+    /// By name (case-insensitive), else the agent whose description shares the most words
+    /// with the task.
+    fn choose_subagent<'a>(
+        &'a self,
+        caller: &AgentDefinition,
+        name: &str,
+        task: &str,
+    ) -> Option<&'a AgentDefinition> {
+        let others = || self.agents.iter().filter(|a| a.name != caller.name);
+        if !name.is_empty()
+            && let Some(a) = others().find(|a| a.name.eq_ignore_ascii_case(name))
+        {
+            return Some(a);
+        }
+        let words = |s: &str| -> Vec<String> {
+            s.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() > 3)
+                .map(str::to_lowercase)
+                .collect()
+        };
+        let task_words = words(&format!("{name} {task}"));
+        others()
+            .map(|a| {
+                let desc = words(&format!("{} {}", a.name, a.description));
+                let score = task_words.iter().filter(|w| desc.contains(w)).count();
+                (score, a)
+            })
+            .filter(|(score, _)| *score > 0)
+            .max_by_key(|(score, _)| *score)
+            .map(|(_, a)| a)
+    }
+
+    /// Appends the assistant's tool calls and their results to the conversation.
+    fn record(
+        &self,
+        messages: &mut Vec<Message>,
+        text: String,
+        calls: &[(ToolCall, &'static str)],
+        outputs: Vec<(ToolOutput, bool)>,
+    ) {
+        let native = calls.iter().all(|(_, via)| *via == "native");
+        if native {
+            messages.push(Message::Assistant {
+                content: text,
+                tool_calls: calls.iter().map(|(c, _)| c.clone()).collect(),
+            });
+            for ((call, _), (out, _)) in calls.iter().zip(outputs) {
+                messages.push(Message::Tool {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    content: out.content,
+                    is_error: out.is_error,
+                });
+            }
+            return;
+        }
+        // Calls read from text (fallback or schema mode) go back as text, which every server
+        // and chat template understands.
+        for ((call, via), (out, _)) in calls.iter().zip(outputs) {
+            let said = if *via == "schema" {
+                json!({"tool": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string()
+            } else if text.is_empty() {
+                json!({"name": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string()
+            } else {
+                text.clone()
+            };
+            messages.push(Message::Assistant {
+                content: said,
+                tool_calls: Vec::new(),
+            });
+            let label = if out.is_error {
+                "Error from"
+            } else {
+                "Result of"
+            };
+            messages.push(Message::User {
+                content: format!("{label} {}:\n{}", call.name, out.content),
+            });
+        }
+    }
+}
+
+/// `Task` is Claude Code's older name for `Agent`.
+fn canonical(name: &str) -> &str {
+    if name == "Task" { AGENT_TOOL } else { name }
+}
+
+/// Keeps the head and tail of a long tool result, cut on character boundaries.
+pub fn cap(text: &str, max: usize) -> (String, bool) {
+    if text.len() <= max {
+        return (text.to_string(), false);
+    }
+    let head_len = max * 3 / 4;
+    let tail_len = max - head_len;
+    let mut head_end = head_len;
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let mut tail_start = text.len() - tail_len;
+    while !text.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    let omitted = tail_start - head_end;
+    (
+        format!(
+            "{}\n[… {omitted} bytes omitted; ask for a narrower result …]\n{}",
+            &text[..head_end],
+            &text[tail_start..]
+        ),
+        true,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_keeps_head_and_tail_on_char_boundaries() {
+        let text = "é".repeat(100);
+        let (out, truncated) = cap(&text, 51);
+        assert!(truncated);
+        assert!(out.contains("bytes omitted"));
+        assert!(out.starts_with('é') && out.ends_with('é'));
+        assert_eq!(cap("short", 10), ("short".to_string(), false));
+    }
+}

@@ -1,0 +1,232 @@
+//! Choosing and building the model provider from `agentops.toml`, the command line and the
+//! environment (`AGENTOPS_PROVIDER`, `AGENTOPS_BASE_URL`, `AGENTOPS_MODEL`, `AGENTOPS_API_KEY`).
+
+use crate::config::{Config, ProviderConfig, ProviderKind, ToolMode};
+use crate::model::Provider;
+use crate::model::anthropic::AnthropicProvider;
+use crate::model::openai::OpenAiProvider;
+use crate::model::retry::RetryPolicy;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A provider ready to use, with what the loop needs to know about it.
+pub struct ResolvedProvider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub provider: Arc<dyn Provider>,
+    pub base_url: String,
+    pub model: String,
+    pub tool_mode: ToolMode,
+    pub retry: RetryPolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "no model provider is configured. Either set AGENTOPS_BASE_URL (an OpenAI-compatible server, e.g. http://127.0.0.1:8089/v1) and AGENTOPS_MODEL, or set AGENTOPS_PROVIDER=anthropic with AGENTOPS_API_KEY and AGENTOPS_MODEL, or add a [providers.NAME] section to agentops.toml"
+    )]
+    NothingConfigured,
+    #[error("no provider named `{name}` in agentops.toml; configured: {}", if .known.is_empty() { "none".to_string() } else { .known.join(", ") })]
+    UnknownProvider { name: String, known: Vec<String> },
+    #[error("several providers are configured ({}); choose one with [model] provider = \"…\" or --provider", .0.join(", "))]
+    Ambiguous(Vec<String>),
+    #[error("AGENTOPS_PROVIDER must be `openai` or `anthropic`, not `{0}`")]
+    BadKind(String),
+    #[error("provider `{provider}` needs an API key: set {var}")]
+    MissingKey { provider: String, var: String },
+    #[error(
+        "no model chosen for provider `{0}`: set [model] name in agentops.toml, `model` in its [providers] section, AGENTOPS_MODEL, or --model"
+    )]
+    NoModel(String),
+    #[error("{0}")]
+    Client(String),
+}
+
+/// Reads environment variables; tests pass their own.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Picks the provider: `--provider`, else `[model] provider`, else the only configured one,
+/// else one described by the environment.
+pub fn resolve(
+    config: &Config,
+    env: Env<'_>,
+    provider_flag: Option<&str>,
+    model_flag: Option<&str>,
+) -> Result<ResolvedProvider, SetupError> {
+    let known: Vec<String> = config.providers.keys().cloned().collect();
+    let env_kind = match env("AGENTOPS_PROVIDER") {
+        Some(k) => Some(match k.to_ascii_lowercase().as_str() {
+            "openai" => ProviderKind::Openai,
+            "anthropic" => ProviderKind::Anthropic,
+            _ => return Err(SetupError::BadKind(k)),
+        }),
+        None => None,
+    };
+    let chosen = provider_flag
+        .map(str::to_string)
+        .or_else(|| config.model.provider.clone());
+    let (name, mut settings) = match chosen {
+        Some(name) => match config.providers.get(&name) {
+            Some(p) => (name, p.clone()),
+            None => return Err(SetupError::UnknownProvider { name, known }),
+        },
+        None if config.providers.len() == 1 => {
+            let (name, p) = config
+                .providers
+                .iter()
+                .next()
+                .ok_or(SetupError::NothingConfigured)?;
+            (name.clone(), p.clone())
+        }
+        None if config.providers.len() > 1 => return Err(SetupError::Ambiguous(known)),
+        None => {
+            if env("AGENTOPS_BASE_URL").is_none() && env_kind.is_none() {
+                return Err(SetupError::NothingConfigured);
+            }
+            ("env".to_string(), ProviderConfig::default())
+        }
+    };
+    if let Some(kind) = env_kind {
+        settings.kind = kind;
+    }
+    if let Some(url) = env("AGENTOPS_BASE_URL") {
+        settings.base_url = Some(url);
+    }
+    let base_url = settings
+        .base_url
+        .clone()
+        .unwrap_or_else(|| match settings.kind {
+            ProviderKind::Openai => "https://api.openai.com/v1".to_string(),
+            ProviderKind::Anthropic => "https://api.anthropic.com".to_string(),
+        });
+    let api_key = match env("AGENTOPS_API_KEY") {
+        Some(k) => Some(k),
+        None => match &settings.api_key_env {
+            Some(var) => Some(env(var).ok_or_else(|| SetupError::MissingKey {
+                provider: name.clone(),
+                var: var.clone(),
+            })?),
+            None => None,
+        },
+    };
+    if settings.kind == ProviderKind::Anthropic && api_key.is_none() {
+        return Err(SetupError::MissingKey {
+            provider: name,
+            var: "AGENTOPS_API_KEY (or api_key_env = \"ANTHROPIC_API_KEY\" in its section)"
+                .to_string(),
+        });
+    }
+    let model = model_flag
+        .map(str::to_string)
+        .or_else(|| env("AGENTOPS_MODEL"))
+        .or_else(|| settings.model.clone())
+        .or_else(|| config.model.name.clone())
+        .ok_or_else(|| SetupError::NoModel(name.clone()))?;
+    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+    let provider: Arc<dyn Provider> = match settings.kind {
+        ProviderKind::Openai => {
+            Arc::new(OpenAiProvider::new(&base_url, api_key, timeout).map_err(SetupError::Client)?)
+        }
+        ProviderKind::Anthropic => Arc::new(
+            AnthropicProvider::new(&base_url, api_key, timeout).map_err(SetupError::Client)?,
+        ),
+    };
+    Ok(ResolvedProvider {
+        name,
+        kind: settings.kind,
+        provider,
+        base_url,
+        model,
+        tool_mode: settings.tool_mode,
+        retry: RetryPolicy {
+            attempts: settings.attempts.max(1),
+            base: Duration::from_millis(settings.retry_base_ms),
+            max: Duration::from_millis(settings.retry_max_ms.max(settings.retry_base_ms)),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn nothing_configured_names_what_to_set() {
+        let err = resolve(&Config::default(), &env_of(&[]), None, None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("AGENTOPS_BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn environment_alone_is_enough() {
+        let env = env_of(&[
+            ("AGENTOPS_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("AGENTOPS_MODEL", "qwen"),
+        ]);
+        let p = resolve(&Config::default(), &env, None, None).unwrap();
+        assert_eq!(p.name, "env");
+        assert_eq!(p.kind, ProviderKind::Openai);
+        assert_eq!(p.model, "qwen");
+        assert_eq!(p.base_url, "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn configured_key_variable_must_be_set() {
+        let config = Config::parse(
+            "[providers.openai]\napi_key_env = \"OPENAI_API_KEY\"\nmodel = \"gpt-4o\"\n",
+            Path::new("a"),
+        )
+        .unwrap();
+        let err = resolve(&config, &env_of(&[]), None, None).err().unwrap();
+        assert!(err.to_string().contains("set OPENAI_API_KEY"), "{err}");
+        let p = resolve(
+            &config,
+            &env_of(&[("OPENAI_API_KEY", "sk-x")]),
+            None,
+            Some("gpt-4.1"),
+        )
+        .unwrap();
+        assert_eq!(p.model, "gpt-4.1");
+        assert_eq!(p.base_url, "https://api.openai.com/v1");
+    }
+
+    #[test]
+    fn flags_choose_among_several() {
+        let config = Config::parse(
+            "[providers.a]\nmodel = \"x\"\n[providers.b]\nkind = \"anthropic\"\nmodel = \"y\"\n",
+            Path::new("a"),
+        )
+        .unwrap();
+        assert!(matches!(
+            resolve(&config, &env_of(&[]), None, None),
+            Err(SetupError::Ambiguous(_))
+        ));
+        let p = resolve(
+            &config,
+            &env_of(&[("AGENTOPS_API_KEY", "k")]),
+            Some("b"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.kind, ProviderKind::Anthropic);
+        assert!(matches!(
+            resolve(&config, &env_of(&[]), Some("c"), None),
+            Err(SetupError::UnknownProvider { .. })
+        ));
+    }
+}

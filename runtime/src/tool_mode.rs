@@ -1,0 +1,260 @@
+//! The three ways a model's tool call reaches us (DESIGN.md §2, ../shared/local-model.md):
+//!
+//! 1. **native** `tool_calls` in the API's own format;
+//! 2. a **fallback** for small local models that write the call as JSON in their text
+//!    (` ```json {"name": "Read", "arguments": {…}} ``` `), accepted only when it names an
+//!    offered tool and its arguments validate;
+//! 3. **schema** mode, where every step is constrained by `response_format` to
+//!    `{"tool": NAME, "arguments": {…}}` or `{"tool": "final_answer", "text": "…"}`.
+
+use crate::model::ToolDef;
+use serde_json::{Map, Value, json};
+
+/// The pseudo-tool that ends a schema-mode run.
+pub const FINAL_ANSWER: &str = "final_answer";
+
+/// Removes schema keywords that grammar-constrained decoders reject or do not need.
+pub fn sanitize_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "$schema" | "title" | "format" | "examples"))
+                .map(|(k, v)| (k.clone(), sanitize_schema(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(sanitize_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The `response_format` schema for one schema-mode step.
+pub fn step_schema(tools: &[ToolDef]) -> Value {
+    let mut branches: Vec<Value> = tools
+        .iter()
+        .map(|t| {
+            json!({
+                "type": "object",
+                "properties": {
+                    "tool": {"const": t.name},
+                    "arguments": sanitize_schema(&t.parameters),
+                },
+                "required": ["tool", "arguments"],
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    branches.push(json!({
+        "type": "object",
+        "properties": {
+            "tool": {"const": FINAL_ANSWER},
+            "text": {"type": "string"},
+        },
+        "required": ["tool", "text"],
+        "additionalProperties": false,
+    }));
+    json!({"oneOf": branches})
+}
+
+/// Instructions appended to the system prompt in schema mode.
+pub fn schema_instructions(tools: &[ToolDef]) -> String {
+    let mut out = String::from(
+        "\n\n# Tools\nYou act in steps. Each reply is one JSON object and nothing else:\n\
+         - to use a tool: {\"tool\": \"<name>\", \"arguments\": {…}}\n\
+         - when you have the answer: {\"tool\": \"final_answer\", \"text\": \"<your answer>\"}\n\
+         After a tool call you receive its result and take the next step.\n\nAvailable tools:\n",
+    );
+    for t in tools {
+        out.push_str(&format!(
+            "- {}: {} Arguments schema: {}\n",
+            t.name,
+            t.description,
+            sanitize_schema(&t.parameters)
+        ));
+    }
+    out
+}
+
+/// One parsed schema-mode step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Call { name: String, arguments: Value },
+    Final(String),
+}
+
+/// Reads a schema-mode reply.
+pub fn parse_step(text: &str) -> Result<Step, String> {
+    let value = parse_json_object(text).ok_or_else(|| {
+        format!(
+            "expected one JSON object, got: {}",
+            text.chars().take(200).collect::<String>()
+        )
+    })?;
+    let tool = value
+        .get("tool")
+        .and_then(Value::as_str)
+        .ok_or("the JSON object has no \"tool\" field")?;
+    if tool == FINAL_ANSWER {
+        let text = value
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return Ok(Step::Final(text.to_string()));
+    }
+    Ok(Step::Call {
+        name: tool.to_string(),
+        arguments: value
+            .get("arguments")
+            .cloned()
+            .unwrap_or(Value::Object(Map::new())),
+    })
+}
+
+/// Recognises a tool call written as JSON in the reply text. `valid(name, args)` says whether
+/// `name` is offered and `args` validate against its schema; nothing else is accepted.
+pub fn content_tool_call(
+    text: &str,
+    valid: impl Fn(&str, &Value) -> bool,
+) -> Option<(String, Value)> {
+    for candidate in json_candidates(text) {
+        let Some(obj) = parse_json_object(&candidate) else {
+            continue;
+        };
+        let name = obj
+            .get("name")
+            .or_else(|| obj.get("tool"))
+            .and_then(Value::as_str);
+        let args = obj
+            .get("arguments")
+            .or_else(|| obj.get("parameters"))
+            .or_else(|| obj.get("input"))
+            .cloned()
+            .unwrap_or(Value::Object(Map::new()));
+        // Some models put the arguments in a JSON string.
+        let args = match args {
+            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+            other => other,
+        };
+        if let Some(name) = name
+            && valid(name, &args)
+        {
+            return Some((name.to_string(), args));
+        }
+    }
+    None
+}
+
+/// Fenced ```json blocks first, then the whole text.
+fn json_candidates(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
+        let body = &after[body_start..];
+        let Some(end) = body.find("```") else {
+            break;
+        };
+        out.push(body[..end].trim().to_string());
+        rest = &body[end + 3..];
+    }
+    out.push(text.trim().to_string());
+    out
+}
+
+/// Parses a JSON object, tolerating the doubled braces `{{…}}` small models sometimes write.
+fn parse_json_object(text: &str) -> Option<Map<String, Value>> {
+    let text = text.trim();
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    let mut candidate = &text[start..=end];
+    for _ in 0..2 {
+        if let Ok(Value::Object(map)) = serde_json::from_str(candidate) {
+            return Some(map);
+        }
+        match candidate
+            .strip_prefix('{')
+            .and_then(|c| c.strip_suffix('}'))
+        {
+            Some(inner) if inner.trim_start().starts_with('{') => candidate = inner.trim(),
+            _ => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid(name: &str, args: &Value) -> bool {
+        name == "kubectl_get" && args.get("namespace").is_some()
+    }
+
+    #[test]
+    fn fenced_json_tool_call_is_recognised() {
+        let text = "I'll look.\n```json\n{\"name\": \"kubectl_get\", \"arguments\": {\"namespace\": \"kube-system\"}}\n```";
+        let (name, args) = content_tool_call(text, valid).unwrap();
+        assert_eq!(name, "kubectl_get");
+        assert_eq!(args["namespace"], "kube-system");
+    }
+
+    #[test]
+    fn doubled_braces_and_string_arguments() {
+        let text = "```json\n{{\"name\": \"kubectl_get\", \"arguments\": \"{\\\"namespace\\\": \\\"x\\\"}\"}}\n```";
+        assert!(content_tool_call(text, valid).is_some());
+    }
+
+    #[test]
+    fn unoffered_or_invalid_calls_are_plain_text() {
+        assert!(
+            content_tool_call(
+                "```json\n{\"name\": \"rm_rf\", \"arguments\": {}}\n```",
+                valid
+            )
+            .is_none()
+        );
+        assert!(
+            content_tool_call("{\"name\": \"kubectl_get\", \"arguments\": {}}", valid).is_none()
+        );
+        assert!(content_tool_call("The answer is 42.", valid).is_none());
+    }
+
+    #[test]
+    fn schema_steps() {
+        assert_eq!(
+            parse_step("{\"tool\": \"final_answer\", \"text\": \"done\"}").unwrap(),
+            Step::Final("done".into())
+        );
+        assert_eq!(
+            parse_step("{\"tool\": \"Read\", \"arguments\": {\"file_path\": \"a\"}}").unwrap(),
+            Step::Call {
+                name: "Read".into(),
+                arguments: json!({"file_path": "a"})
+            }
+        );
+        assert!(parse_step("nope").is_err());
+        let schema = step_schema(&[ToolDef {
+            name: "Read".into(),
+            description: "d".into(),
+            parameters: json!({"type": "object", "properties": {"n": {"type": "integer", "format": "uint"}}, "$schema": "x"}),
+        }]);
+        assert_eq!(schema["oneOf"].as_array().unwrap().len(), 2);
+        assert!(
+            schema["oneOf"][0]["properties"]["arguments"]["properties"]["n"]
+                .get("format")
+                .is_none()
+        );
+        assert!(jsonschema::is_valid(
+            &schema,
+            &json!({"tool": "final_answer", "text": "x"})
+        ));
+        assert!(jsonschema::is_valid(
+            &schema,
+            &json!({"tool": "Read", "arguments": {"n": 1}})
+        ));
+        assert!(!jsonschema::is_valid(
+            &schema,
+            &json!({"tool": "Write", "arguments": {}})
+        ));
+    }
+}

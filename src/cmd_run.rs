@@ -1,0 +1,401 @@
+//! `agentops run`: one headless run — a prompt or `/command args` — through the agent loop,
+//! rendered as streamed text, NDJSON events (`stream-json`) or one JSON result (`json`).
+
+use crate::cli::{OutputFormat, RunArgs};
+use crate::exit::{CliResult, ExitCode, Failure};
+use agentops_agents::AgentDefinition;
+use agentops_commands::{Arguments, Route, route};
+use agentops_runtime::config::ProviderKind;
+use agentops_runtime::providers::{self, ResolvedProvider};
+use agentops_runtime::{Engine, Event, EventSink, RunError, Stop, Totals, Workspace};
+use agentops_tools::{ToolContext, ToolRegistry};
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Read, Write};
+use std::time::Instant;
+
+/// The main agent for free text.
+const MAIN_AGENT: &str = "general-purpose";
+
+pub fn run(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::usage)?;
+    runtime.block_on(run_async(args, ws, verbose))
+}
+
+/// What the input asks for, after routing and command expansion.
+struct Plan {
+    agent: AgentDefinition,
+    prompt: String,
+    model: Option<String>,
+}
+
+fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
+    let mut input = args.prompt.join(" ");
+    if input.trim().is_empty() && !std::io::stdin().is_terminal() {
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(Failure::usage)?;
+    }
+    if input.trim().is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "nothing to run: give a prompt, `/command args`, or pipe text on stdin"
+        )));
+    }
+    let agents = ws.agents();
+    let find = |name: &str| {
+        agents.get(name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = agents.items.iter().map(|a| a.name.as_str()).collect();
+            Failure::usage(anyhow::anyhow!(
+                "no agent named `{name}`; available: {}",
+                names.join(", ")
+            ))
+        })
+    };
+    let (agent_name, prompt, model) = match route(&input) {
+        Route::Command { name, args: raw } => {
+            let commands = ws.commands();
+            let (cmd, expansion) = ws
+                .render_command(&commands, &name, &Arguments::parse(&raw))
+                .map_err(|e| match e {
+                    agentops_runtime::RenderError::Resolve(e) => Failure::usage(e),
+                    agentops_runtime::RenderError::Expand(e) => Failure::findings(e),
+                })?;
+            for w in &expansion.warnings {
+                eprintln!("{}", w.display_with(&cmd.path));
+            }
+            let agent = args
+                .agent
+                .clone()
+                .or_else(|| cmd.routed_agent().map(str::to_string))
+                .unwrap_or_else(|| MAIN_AGENT.to_string());
+            (agent, expansion.prompt, cmd.model)
+        }
+        Route::Agent { name, text } => (name, text, None),
+        Route::Text(text) => (
+            args.agent.clone().unwrap_or_else(|| MAIN_AGENT.to_string()),
+            text,
+            None,
+        ),
+    };
+    Ok(Plan {
+        agent: find(&agent_name)?,
+        prompt,
+        model: args.model.clone().or(model),
+    })
+}
+
+fn environment(ws: &Workspace) -> String {
+    let mut env = format!("- Repository: {}\n", ws.root.display());
+    if ws.cwd != ws.root {
+        env.push_str(&format!("- Working folder: {}\n", ws.cwd.display()));
+    }
+    if let Ok(head) = std::fs::read_to_string(ws.root.join(".git/HEAD"))
+        && let Some(branch) = head.trim().strip_prefix("ref: refs/heads/")
+    {
+        env.push_str(&format!("- Branch: {branch}\n"));
+    }
+    env
+}
+
+fn engine(ws: &Workspace, provider: ResolvedProvider, args: &RunArgs, events: EventSink) -> Engine {
+    let config = &ws.config;
+    let mut engine = Engine::new(
+        provider.provider,
+        provider.name,
+        provider.kind,
+        provider.tool_mode,
+        provider.retry,
+        provider.model,
+        ToolRegistry::builtin(),
+        ToolContext {
+            root: ws.root.clone(),
+            cwd: ws.cwd.clone(),
+            timeout: config.commands.shell_timeout(),
+        },
+        events,
+    );
+    engine.aliases = config.models.aliases.clone();
+    engine.prices = agentops_runtime::cost::PriceTable::new(&config.prices);
+    engine.limits = config.limits.clone();
+    if let Some(turns) = args.max_turns {
+        engine.limits.max_turns = turns;
+    }
+    if let Some(budget) = args.max_budget_usd {
+        engine.limits.max_budget_usd = Some(budget);
+    }
+    engine.max_tokens = config.model.max_tokens;
+    engine.agents = ws.agents().items;
+    engine.environment = environment(ws);
+    engine
+}
+
+async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
+    let started = Instant::now();
+    let session_id = session_id();
+    let plan = plan(args, ws)?;
+    let provider = providers::resolve(
+        &ws.config,
+        &providers::process_env,
+        args.provider.as_deref(),
+        None,
+    )
+    .map_err(Failure::usage)?;
+    if verbose > 0 {
+        eprintln!(
+            "agentops: provider {} ({}) at {}, model {}, tool mode {}",
+            provider.name,
+            match provider.kind {
+                ProviderKind::Openai => "openai-compatible",
+                ProviderKind::Anthropic => "anthropic",
+            },
+            provider.base_url,
+            provider.model,
+            serde_json::to_value(provider.tool_mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        );
+    }
+    let (sink, mut rx) = EventSink::channel();
+    let engine = engine(ws, provider, args, sink);
+    let format = args.output_format;
+    let printer = tokio::spawn(async move {
+        let mut printed_text = false;
+        let mut ends_with_newline = true;
+        while let Some(event) = rx.recv().await {
+            render(
+                &event,
+                format,
+                verbose,
+                &mut printed_text,
+                &mut ends_with_newline,
+            );
+        }
+        if format == OutputFormat::Text && printed_text && !ends_with_newline {
+            println!();
+        }
+    });
+    let result = engine
+        .run(&plan.agent, &plan.prompt, plan.model.as_deref())
+        .await;
+    let totals = engine.totals();
+    drop(engine);
+    let _ = printer.await;
+
+    let (outcome, code, text, error, stop) = match &result {
+        Ok(run) => match &run.stop {
+            Stop::Final => (
+                "success",
+                ExitCode::Success,
+                run.text.clone(),
+                None,
+                Some(&run.stop),
+            ),
+            stop => (
+                "limit",
+                ExitCode::Limit,
+                run.text.clone(),
+                Some(limit_message(stop)),
+                Some(stop),
+            ),
+        },
+        Err(RunError::Provider(esc)) => (
+            "error",
+            ExitCode::Provider,
+            String::new(),
+            Some(esc.to_string()),
+            None,
+        ),
+    };
+    let result_json = result_object(ResultParts {
+        outcome,
+        code,
+        session_id: &session_id,
+        totals: &totals,
+        started,
+        text: &text,
+        error: error.as_deref(),
+        stop,
+        escalation: result.as_ref().err(),
+    });
+    match format {
+        OutputFormat::Json => println!("{result_json}"),
+        OutputFormat::StreamJson => println!("{result_json}"),
+        OutputFormat::Text => {
+            if let Some(e) = &error {
+                eprintln!("agentops: {e}");
+            }
+            if !totals.unpriced_models.is_empty() && verbose > 0 {
+                eprintln!(
+                    "agentops: no price for {}; cost not counted",
+                    totals.unpriced_models.join(", ")
+                );
+            }
+            if verbose > 0 {
+                eprintln!(
+                    "agentops: {} turn(s), {} input + {} output tokens, ${:.4}",
+                    totals.turns,
+                    totals.usage.input_tokens,
+                    totals.usage.output_tokens,
+                    totals.cost_usd
+                );
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn limit_message(stop: &Stop) -> String {
+    match stop {
+        Stop::TurnLimit { limit } => {
+            format!("stopped at the turn limit ({limit}); raise --max-turns to go on")
+        }
+        Stop::Budget {
+            spent_usd,
+            limit_usd,
+        } => {
+            format!(
+                "stopped at the budget: ${spent_usd:.4} spent of ${limit_usd:.4} (--max-budget-usd)"
+            )
+        }
+        Stop::Tokens { used, limit } => {
+            format!("stopped at the token cap: {used} of {limit} tokens")
+        }
+        Stop::Final => String::new(),
+    }
+}
+
+struct ResultParts<'a> {
+    outcome: &'a str,
+    code: ExitCode,
+    session_id: &'a str,
+    totals: &'a Totals,
+    started: Instant,
+    text: &'a str,
+    error: Option<&'a str>,
+    stop: Option<&'a Stop>,
+    escalation: Option<&'a RunError>,
+}
+
+/// The final result object (DESIGN.md §4): the json output and the last stream-json line.
+fn result_object(p: ResultParts<'_>) -> Value {
+    let mut v = json!({
+        "type": "result",
+        "outcome": p.outcome,
+        "exit_code": p.code as u8,
+        "session_id": p.session_id,
+        "turns": p.totals.turns,
+        "usage": p.totals.usage,
+        "cost_usd": p.totals.cost_usd,
+        "duration_ms": u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "permission_denials": [],
+        "gates": [],
+        "pending_approvals": [],
+        "result": p.text,
+    });
+    if let Some(e) = p.error {
+        v["error"] = json!(e);
+    }
+    if let Some(stop) = p.stop {
+        v["stop"] = json!(stop);
+    }
+    if let Some(RunError::Provider(esc)) = p.escalation {
+        v["attempts"] = json!(esc.attempts);
+        v["request_id"] = json!(esc.request_id);
+    }
+    if !p.totals.unpriced_models.is_empty() {
+        v["unpriced_models"] = json!(p.totals.unpriced_models);
+    }
+    v
+}
+
+fn session_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "run-{:x}-{:x}",
+        nanos / 1_000_000_000,
+        (nanos % 1_000_000_000) ^ u128::from(std::process::id())
+    )
+}
+
+fn render(
+    event: &Event,
+    format: OutputFormat,
+    verbose: u8,
+    printed: &mut bool,
+    newline: &mut bool,
+) {
+    match format {
+        OutputFormat::StreamJson => {
+            if let Ok(line) = serde_json::to_string(event) {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
+        OutputFormat::Json => {}
+        OutputFormat::Text => match event {
+            // Subagents' text is part of their tool result; the answer is the main agent's.
+            Event::TextDelta { text, .. } => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+                *printed = true;
+                *newline = text.ends_with('\n');
+            }
+            Event::Retry {
+                attempt,
+                max_attempts,
+                delay_ms,
+                error,
+                ..
+            } => eprintln!(
+                "agentops: attempt {attempt}/{max_attempts} failed ({error}); retrying in {:.1}s",
+                *delay_ms as f64 / 1000.0
+            ),
+            Event::Warning { agent, message } => eprintln!("agentops: {agent}: {message}"),
+            Event::AgentStarted {
+                agent,
+                model,
+                tool_mode,
+                depth,
+                tools,
+                ..
+            } if verbose > 0 => eprintln!(
+                "agentops: {}@{agent} on {model} ({}), tools: {}",
+                "  ".repeat(*depth as usize),
+                serde_json::to_value(tool_mode)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                tools.join(", ")
+            ),
+            Event::ToolCall {
+                agent,
+                name,
+                input,
+                via,
+                ..
+            } if verbose > 0 => {
+                eprintln!("agentops: {agent} → {name} {input} [{via}]")
+            }
+            Event::ToolResult {
+                agent,
+                name,
+                is_error,
+                content,
+                duration_ms,
+                ..
+            } if verbose > 0 => eprintln!(
+                "agentops: {agent} ← {name} {} in {duration_ms} ms, {} bytes",
+                if *is_error { "error" } else { "ok" },
+                content.len()
+            ),
+            _ => {}
+        },
+    }
+}

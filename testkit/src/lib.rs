@@ -1,0 +1,272 @@
+//! A **fake** model server for deterministic tests: it speaks HTTP/1.1 and server-sent events
+//! exactly as OpenAI-compatible and Anthropic servers do, replays a script of replies in order,
+//! and records every request body. It can also misbehave on purpose: errors with
+//! `Retry-After`, slow replies, dropped connections and truncated streams.
+//!
+//! It is not a model. Tests that need a real one use llama.cpp (see `scripts/local-model.sh`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod sse;
+
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One scripted reply.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// An HTTP response. `chunks` are written one after another with `chunk_delay` between
+    /// them; the body ends when the connection closes.
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        chunks: Vec<String>,
+        /// Before the status line.
+        delay: Duration,
+        chunk_delay: Duration,
+    },
+    /// Read the request, then close the connection without answering (a reset).
+    Drop,
+}
+
+impl Reply {
+    /// 200 with an SSE body.
+    pub fn sse(chunks: Vec<String>) -> Self {
+        Reply::Http {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "text/event-stream".into()),
+                ("x-request-id".into(), "req-fake-200".into()),
+            ],
+            chunks,
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
+    }
+
+    /// An error status with a JSON body (and optional extra headers such as `retry-after`).
+    pub fn error(status: u16, headers: &[(&str, &str)]) -> Self {
+        let mut all: Vec<(String, String)> = vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-request-id".into(), format!("req-fake-{status}")),
+        ];
+        all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Reply::Http {
+            status,
+            headers: all,
+            chunks: vec![format!(
+                "{{\"error\":{{\"message\":\"fake server error {status}\",\"type\":\"server_error\"}}}}"
+            )],
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
+    }
+
+    /// The same reply, sent after `delay`.
+    pub fn delayed(mut self, d: Duration) -> Self {
+        if let Reply::Http { delay, .. } = &mut self {
+            *delay = d;
+        }
+        self
+    }
+
+    /// The same reply, with `d` between body chunks.
+    pub fn chunk_delay(mut self, d: Duration) -> Self {
+        if let Reply::Http { chunk_delay, .. } = &mut self {
+            *chunk_delay = d;
+        }
+        self
+    }
+}
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Reply>,
+    requests: Vec<Recorded>,
+}
+
+/// The fake server. Dropping it stops it.
+pub struct FakeModelServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeModelServer {
+    /// Starts on a free loopback port with `script` as the replies, in order.
+    pub async fn start(script: Vec<Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            script: script.into(),
+            requests: Vec::new(),
+        }));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, state).await;
+                });
+            }
+        });
+        Self { addr, state, task }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the base URL for an OpenAI-compatible client.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, for an Anthropic client.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Replies not used yet.
+    pub fn remaining(&self) -> usize {
+        self.state.lock().unwrap().script.len()
+    }
+}
+
+impl Drop for FakeModelServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut tmp).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or_default().to_string();
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut tmp).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&tmp[..n]);
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let reply = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(Recorded {
+            method,
+            path,
+            headers,
+            body,
+        });
+        s.script.pop_front()
+    };
+    let reply = reply.unwrap_or_else(|| {
+        let mut r = Reply::error(500, &[]);
+        if let Reply::Http { chunks, .. } = &mut r {
+            *chunks =
+                vec!["{\"error\":{\"message\":\"fake server: no scripted reply left\"}}".into()];
+        }
+        r
+    });
+    match reply {
+        Reply::Drop => {
+            stream.shutdown().await.ok();
+            Ok(())
+        }
+        Reply::Http {
+            status,
+            headers,
+            chunks,
+            delay,
+            chunk_delay,
+        } => {
+            tokio::time::sleep(delay).await;
+            let mut head = format!(
+                "HTTP/1.1 {status} {}\r\nconnection: close\r\n",
+                reason(status)
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            for chunk in chunks {
+                stream.write_all(chunk.as_bytes()).await?;
+                stream.flush().await?;
+                if !chunk_delay.is_zero() {
+                    tokio::time::sleep(chunk_delay).await;
+                }
+            }
+            stream.shutdown().await.ok();
+            Ok(())
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}

@@ -1,0 +1,259 @@
+//! `agentops run` end to end against a **fake** model server: output formats, routing of
+//! `/commands` to their agent, and the exit codes of DESIGN.md §4.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use agentops_testkit::sse::{self, Quirks};
+use agentops_testkit::{FakeModelServer, Reply};
+use common::{Sandbox, stderr, stdout};
+use serde_json::Value;
+use std::process::Output;
+
+fn run_with(sb: &Sandbox, server: &FakeModelServer, args: &[&str]) -> Output {
+    let out = assert_cmd::Command::cargo_bin("agentops")
+        .unwrap()
+        .current_dir(sb.repo())
+        .env("HOME", sb.home())
+        .env("AGENTOPS_BASE_URL", server.base_url())
+        .env("AGENTOPS_MODEL", "fake-model")
+        .env_remove("AGENTOPS_PROVIDER")
+        .env_remove("AGENTOPS_API_KEY")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(101), "panic: {}", stderr(&out));
+    out
+}
+
+fn text(s: &str) -> Reply {
+    Reply::sse(sse::openai_text(s, 10, 5, Quirks::default()))
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write(
+        "apps/web/deployment.yaml",
+        "kind: Deployment\nreplicas: 2\n",
+    );
+    sb.write(
+        ".claude/agents/reader.md",
+        "---\nname: reader\ndescription: reads files\ntools: Read\n---\nYou read files.\n",
+    );
+    sb.write(
+        ".claude/commands/count.md",
+        "---\ndescription: count replicas\nagent: reader\n---\nHow many replicas in $1?\n",
+    );
+    sb
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_output_streams_the_answer() {
+    let sb = sandbox();
+    let server = FakeModelServer::start(vec![text("Two replicas.")]).await;
+    let out = run_with(&sb, &server, &["run", "how", "many", "replicas?"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Two replicas.\n");
+    let body = &server.requests()[0].body;
+    assert_eq!(body["messages"][1]["content"], "how many replicas?");
+    // The builtin main agent, with the environment in its system prompt.
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("general-purpose agent"), "{system}");
+    assert!(system.contains("# Environment\n- Repository: "), "{system}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_command_runs_as_its_agent_with_tools_and_stream_json_ends_with_one_result() {
+    let sb = sandbox();
+    let server = FakeModelServer::start(vec![
+        Reply::sse(sse::openai_tool_calls(
+            &[("c1", "Read", r#"{"file_path": "apps/web/deployment.yaml"}"#)],
+            10,
+            5,
+            Quirks::default(),
+        )),
+        text("web has 2 replicas"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "stream-json", "/count", "web"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = lines(&out);
+    let results: Vec<&Value> = events.iter().filter(|e| e["type"] == "result").collect();
+    assert_eq!(results.len(), 1);
+    assert_eq!(events.last().unwrap()["type"], "result");
+    let result = results[0];
+    assert_eq!(result["outcome"], "success");
+    assert_eq!(result["exit_code"], 0);
+    assert_eq!(result["result"], "web has 2 replicas");
+    assert_eq!(result["turns"], 2);
+    assert_eq!(result["usage"]["input_tokens"], 20);
+    assert!(result["session_id"].as_str().unwrap().starts_with("run-"));
+    assert_eq!(events[0]["type"], "agent_started");
+    assert_eq!(events[0]["agent"], "reader");
+    assert_eq!(events[0]["tools"], serde_json::json!(["Read"]));
+    let tool_result = events.iter().find(|e| e["type"] == "tool_result").unwrap();
+    assert!(
+        tool_result["content"]
+            .as_str()
+            .unwrap()
+            .contains("replicas: 2")
+    );
+    assert_eq!(
+        server.requests()[0].body["messages"][1]["content"],
+        "How many replicas in web?\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_is_one_result_object() {
+    let sb = sandbox();
+    let server = FakeModelServer::start(vec![text("ok")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "json", "--agent", "reader", "hi"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = lines(&out);
+    assert_eq!(all.len(), 1);
+    for key in [
+        "outcome",
+        "exit_code",
+        "session_id",
+        "turns",
+        "usage",
+        "cost_usd",
+        "duration_ms",
+        "permission_denials",
+        "gates",
+        "pending_approvals",
+        "result",
+    ] {
+        assert!(all[0].get(key).is_some(), "missing {key}: {}", all[0]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_failure_after_retries_exits_4_with_a_report() {
+    let sb = sandbox();
+    sb.write(
+        "agentops.toml",
+        "[providers.fake]\nattempts = 2\nretry_base_ms = 5\nretry_max_ms = 10\n",
+    );
+    let server = FakeModelServer::start(vec![Reply::error(503, &[]), Reply::error(503, &[])]).await;
+    let out = run_with(&sb, &server, &["run", "--output-format", "json", "hi"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let result = &lines(&out)[0];
+    assert_eq!(result["outcome"], "error");
+    assert_eq!(result["exit_code"], 4);
+    assert_eq!(result["attempts"], 2);
+    assert_eq!(result["request_id"], "req-fake-503");
+    assert!(result["error"].as_str().unwrap().contains("HTTP 503"));
+
+    let server = FakeModelServer::start(vec![Reply::error(503, &[]), Reply::error(503, &[])]).await;
+    let out = run_with(&sb, &server, &["run", "hi"]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(err.contains("attempt 1/2 failed (HTTP 503"), "{err}");
+    assert!(
+        err.contains("model request failed after 2 attempt(s)"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_and_turn_limits_exit_5() {
+    let sb = sandbox();
+    sb.write(
+        "agentops.toml",
+        "[prices.fake-model]\ninput = 1000.0\noutput = 1000.0\n",
+    );
+    let server = FakeModelServer::start(vec![
+        Reply::sse(sse::openai_tool_calls(
+            &[("c1", "Read", r#"{"file_path": "apps/web/deployment.yaml"}"#)],
+            10,
+            5,
+            Quirks::default(),
+        )),
+        text("never"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--max-budget-usd",
+            "0.001",
+            "hi",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let result = &lines(&out)[0];
+    assert_eq!(result["outcome"], "limit");
+    assert_eq!(result["stop"]["kind"], "budget");
+    assert!((result["cost_usd"].as_f64().unwrap() - 0.015).abs() < 1e-9);
+
+    let server = FakeModelServer::start(vec![Reply::sse(sse::openai_tool_calls(
+        &[("c1", "Read", r#"{"file_path": "apps/web/deployment.yaml"}"#)],
+        10,
+        5,
+        Quirks::default(),
+    ))])
+    .await;
+    let out = run_with(&sb, &server, &["run", "--max-turns", "1", "hi"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("stopped at the turn limit (1)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn no_provider_configured_is_a_usage_error_naming_what_to_set() {
+    let sb = sandbox();
+    let out = assert_cmd::Command::cargo_bin("agentops")
+        .unwrap()
+        .current_dir(sb.repo())
+        .env("HOME", sb.home())
+        .env_remove("AGENTOPS_BASE_URL")
+        .env_remove("AGENTOPS_PROVIDER")
+        .env_remove("AGENTOPS_MODEL")
+        .args(["run", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("set AGENTOPS_BASE_URL"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_agent_is_a_usage_error() {
+    let sb = sandbox();
+    let server = FakeModelServer::start(vec![]).await;
+    let out = run_with(&sb, &server, &["run", "--agent", "nobody", "hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no agent named `nobody`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(server.requests().is_empty());
+}

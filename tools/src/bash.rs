@@ -1,0 +1,89 @@
+//! `Bash`: a shell command in the repository, with a timeout. Permission rules are checked by
+//! the runtime before this runs.
+
+use crate::shell::{self, ShellCommand};
+use crate::tool::{Risk, Tool, ToolContext, ToolOutput, parse_input, schema_for};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Longest timeout a call may ask for.
+const MAX_TIMEOUT_SECS: u64 = 600;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BashInput {
+    /// The command line to run with bash in the repository.
+    pub command: String,
+    /// Seconds before the command is killed (default: the configured timeout, at most 600).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// What the command does, in a few words (shown to the person approving it).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+pub struct BashTool;
+
+impl Tool for BashTool {
+    fn name(&self) -> &'static str {
+        "Bash"
+    }
+    fn description(&self) -> &'static str {
+        "Run a shell command in the repository and return its exit code, stdout and stderr. Prefer the typed tools (kustomize_build, Read, Grep) when they fit."
+    }
+    fn input_schema(&self) -> Value {
+        schema_for::<BashInput>()
+    }
+    fn risk(&self) -> Risk {
+        Risk::Execute
+    }
+    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+        let ctx = ctx.clone();
+        async move {
+            let input: BashInput = match parse_input("Bash", input) {
+                Ok(i) => i,
+                Err(e) => return e,
+            };
+            let timeout = input.timeout.map_or(ctx.timeout, |s| {
+                Duration::from_secs(s.clamp(1, MAX_TIMEOUT_SECS))
+            });
+            let cmd = ShellCommand {
+                script: input.command,
+                cwd: ctx.cwd.clone(),
+                timeout,
+            };
+            tokio::task::spawn_blocking(move || match shell::run(&cmd) {
+                Ok(r) => {
+                    let mut text = String::new();
+                    if r.timed_out {
+                        text.push_str(&format!("timed out after {}s\n", cmd.timeout.as_secs()));
+                    } else if let Some(code) = r.exit_code {
+                        text.push_str(&format!("exit code {code}\n"));
+                    }
+                    if !r.stdout.is_empty() {
+                        text.push_str(&r.stdout);
+                        if !r.stdout.ends_with('\n') {
+                            text.push('\n');
+                        }
+                    }
+                    if !r.stderr.is_empty() {
+                        text.push_str("stderr:\n");
+                        text.push_str(&r.stderr);
+                    }
+                    ToolOutput {
+                        content: text,
+                        is_error: r.timed_out || r.exit_code != Some(0),
+                    }
+                }
+                Err(e) => ToolOutput::error(e.to_string()),
+            })
+            .await
+            .unwrap_or_else(|e| ToolOutput::error(format!("tool task failed: {e}")))
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,330 @@
+//! Claude Code's read-only file tools, confined to the repository: `Read`, `Glob`, `Grep`.
+
+use crate::path::{confine, display};
+use crate::tool::{Risk, Tool, ToolContext, ToolOutput, parse_input, schema_for};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+use std::io::Read as _;
+use std::path::Path;
+
+/// Lines returned by one `Read` when no limit is given.
+const DEFAULT_READ_LINES: usize = 2000;
+/// Longest line kept by `Read` and `Grep`.
+const MAX_LINE_CHARS: usize = 2000;
+/// Matches listed by `Glob` and `Grep`.
+const MAX_MATCHES: usize = 500;
+/// Files larger than this are not searched or read whole.
+const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+async fn blocking(f: impl FnOnce() -> ToolOutput + Send + 'static) -> ToolOutput {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| ToolOutput::error(format!("tool task failed: {e}")))
+}
+
+fn cut(line: &str) -> &str {
+    match line.char_indices().nth(MAX_LINE_CHARS) {
+        Some((i, _)) => &line[..i],
+        None => line,
+    }
+}
+
+/// Input of `Read`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadInput {
+    /// Path of the file, relative to the repository root or absolute inside it.
+    pub file_path: String,
+    /// First line to return (1-based).
+    #[serde(default)]
+    pub offset: Option<usize>,
+    /// How many lines to return (default 2000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+pub struct ReadTool;
+
+impl Tool for ReadTool {
+    fn name(&self) -> &'static str {
+        "Read"
+    }
+    fn description(&self) -> &'static str {
+        "Read a text file of the repository. Returns numbered lines (`N\\tline`); use offset and limit for large files."
+    }
+    fn input_schema(&self) -> Value {
+        schema_for::<ReadInput>()
+    }
+    fn risk(&self) -> Risk {
+        Risk::ReadOnly
+    }
+    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+        let ctx = ctx.clone();
+        async move {
+            let input: ReadInput = match parse_input("Read", input) {
+                Ok(i) => i,
+                Err(e) => return e,
+            };
+            blocking(move || read(&ctx, &input)).await
+        }
+        .boxed()
+    }
+}
+
+fn read(ctx: &ToolContext, input: &ReadInput) -> ToolOutput {
+    let path = match confine(&ctx.root, &ctx.cwd, &input.file_path) {
+        Ok(p) => p,
+        Err(e) => return ToolOutput::error(e.to_string()),
+    };
+    if path.is_dir() {
+        return ToolOutput::error(format!(
+            "{} is a directory; use Glob to list it",
+            input.file_path
+        ));
+    }
+    let mut bytes = Vec::new();
+    match std::fs::File::open(&path) {
+        Ok(f) => {
+            if let Err(e) = f.take(MAX_FILE_BYTES).read_to_end(&mut bytes) {
+                return ToolOutput::error(format!("cannot read {}: {e}", input.file_path));
+            }
+        }
+        Err(e) => return ToolOutput::error(format!("cannot read {}: {e}", input.file_path)),
+    }
+    if bytes.contains(&0) {
+        return ToolOutput::error(format!("{} is a binary file", input.file_path));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let start = input.offset.unwrap_or(1).max(1);
+    let limit = input.limit.unwrap_or(DEFAULT_READ_LINES).max(1);
+    let mut out = String::new();
+    let mut total = 0;
+    for (i, line) in text.lines().enumerate() {
+        total = i + 1;
+        if total >= start && total < start + limit {
+            out.push_str(&format!("{total:>6}\t{}\n", cut(line)));
+        }
+    }
+    if total == 0 {
+        return ToolOutput::ok(format!("{} is empty", input.file_path));
+    }
+    if total >= start + limit {
+        out.push_str(&format!(
+            "[… {} more lines; read on with offset {}]\n",
+            total - (start + limit) + 1,
+            start + limit
+        ));
+    }
+    ToolOutput::ok(out)
+}
+
+/// Input of `Glob`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GlobInput {
+    /// Glob pattern, e.g. `apps/*/overlays/*/kustomization.yaml` or `**/*.yaml`.
+    pub pattern: String,
+    /// Folder to search from (default: the repository root).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+pub struct GlobTool;
+
+impl Tool for GlobTool {
+    fn name(&self) -> &'static str {
+        "Glob"
+    }
+    fn description(&self) -> &'static str {
+        "List repository files matching a glob pattern (`**` crosses folders), sorted by path."
+    }
+    fn input_schema(&self) -> Value {
+        schema_for::<GlobInput>()
+    }
+    fn risk(&self) -> Risk {
+        Risk::ReadOnly
+    }
+    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+        let ctx = ctx.clone();
+        async move {
+            let input: GlobInput = match parse_input("Glob", input) {
+                Ok(i) => i,
+                Err(e) => return e,
+            };
+            blocking(move || glob(&ctx, &input)).await
+        }
+        .boxed()
+    }
+}
+
+fn search_root(ctx: &ToolContext, path: Option<&str>) -> Result<std::path::PathBuf, ToolOutput> {
+    confine(&ctx.root, &ctx.cwd, path.unwrap_or(".")).map_err(|e| ToolOutput::error(e.to_string()))
+}
+
+/// Files under `base`, skipping `.git` and `target`, not following symlinks out.
+fn walk(base: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
+    walkdir::WalkDir::new(base)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !matches!(
+                    e.file_name().to_str(),
+                    Some(".git" | "target" | "node_modules")
+                )
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+}
+
+fn glob(ctx: &ToolContext, input: &GlobInput) -> ToolOutput {
+    let base = match search_root(ctx, input.path.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let matcher = match globset::GlobBuilder::new(&input.pattern)
+        .literal_separator(true)
+        .build()
+    {
+        Ok(g) => g.compile_matcher(),
+        Err(e) => return ToolOutput::error(format!("invalid glob `{}`: {e}", input.pattern)),
+    };
+    let mut out = Vec::new();
+    for entry in walk(&base) {
+        let rel = entry.path().strip_prefix(&base).unwrap_or(entry.path());
+        if matcher.is_match(rel) {
+            out.push(display(&ctx.root, entry.path()));
+            if out.len() > MAX_MATCHES {
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        return ToolOutput::ok(format!("no files match `{}`", input.pattern));
+    }
+    let more = out.len() > MAX_MATCHES;
+    out.truncate(MAX_MATCHES);
+    let mut text = out.join("\n");
+    if more {
+        text.push_str(&format!(
+            "\n[… more than {MAX_MATCHES} files; narrow the pattern]"
+        ));
+    }
+    ToolOutput::ok(text)
+}
+
+/// Input of `Grep`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrepInput {
+    /// Regular expression (Rust syntax) to search for.
+    pub pattern: String,
+    /// Folder or file to search (default: the repository root).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Only files whose path matches this glob, e.g. `*.yaml`.
+    #[serde(default)]
+    pub glob: Option<String>,
+    /// Case-insensitive.
+    #[serde(default)]
+    pub ignore_case: Option<bool>,
+}
+
+pub struct GrepTool;
+
+impl Tool for GrepTool {
+    fn name(&self) -> &'static str {
+        "Grep"
+    }
+    fn description(&self) -> &'static str {
+        "Search repository files for a regular expression. Returns `path:line:text` for each match."
+    }
+    fn input_schema(&self) -> Value {
+        schema_for::<GrepInput>()
+    }
+    fn risk(&self) -> Risk {
+        Risk::ReadOnly
+    }
+    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+        let ctx = ctx.clone();
+        async move {
+            let input: GrepInput = match parse_input("Grep", input) {
+                Ok(i) => i,
+                Err(e) => return e,
+            };
+            blocking(move || grep(&ctx, &input)).await
+        }
+        .boxed()
+    }
+}
+
+fn grep(ctx: &ToolContext, input: &GrepInput) -> ToolOutput {
+    let base = match search_root(ctx, input.path.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let regex = match regex::RegexBuilder::new(&input.pattern)
+        .case_insensitive(input.ignore_case.unwrap_or(false))
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return ToolOutput::error(format!("invalid regular expression: {e}")),
+    };
+    let filter = match input.glob.as_deref().map(globset::Glob::new).transpose() {
+        Ok(g) => g.map(|g| g.compile_matcher()),
+        Err(e) => return ToolOutput::error(format!("invalid glob: {e}")),
+    };
+    let mut out = Vec::new();
+    let files: Box<dyn Iterator<Item = std::path::PathBuf>> = if base.is_file() {
+        Box::new(std::iter::once(base.clone()))
+    } else {
+        Box::new(walk(&base).map(|e| e.into_path()))
+    };
+    'files: for path in files {
+        if let Some(filter) = &filter {
+            let name_ok = path.file_name().is_some_and(|n| filter.is_match(n));
+            let rel_ok = path.strip_prefix(&base).is_ok_and(|r| filter.is_match(r));
+            if !name_ok && !rel_ok {
+                continue;
+            }
+        }
+        if std::fs::metadata(&path).map_or(true, |m| m.len() > MAX_FILE_BYTES) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if bytes.contains(&0) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for (i, line) in text.lines().enumerate() {
+            if regex.is_match(line) {
+                out.push(format!(
+                    "{}:{}:{}",
+                    display(&ctx.root, &path),
+                    i + 1,
+                    cut(line)
+                ));
+                if out.len() > MAX_MATCHES {
+                    break 'files;
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return ToolOutput::ok(format!("no matches for `{}`", input.pattern));
+    }
+    let more = out.len() > MAX_MATCHES;
+    out.truncate(MAX_MATCHES);
+    let mut text = out.join("\n");
+    if more {
+        text.push_str(&format!(
+            "\n[… more than {MAX_MATCHES} matches; narrow the search]"
+        ));
+    }
+    ToolOutput::ok(text)
+}

@@ -1,0 +1,42 @@
+//! The tools agentops offers, by name.
+
+use crate::bash::BashTool;
+use crate::files::{GlobTool, GrepTool, ReadTool};
+use crate::kustomize::KustomizeBuildTool;
+use crate::tool::Tool;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: BTreeMap<&'static str, Arc<dyn Tool>>,
+}
+
+impl ToolRegistry {
+    /// Every built-in tool.
+    pub fn builtin() -> Self {
+        let mut r = Self::default();
+        r.register(Arc::new(ReadTool));
+        r.register(Arc::new(GlobTool));
+        r.register(Arc::new(GrepTool));
+        r.register(Arc::new(BashTool));
+        r.register(Arc::new(KustomizeBuildTool));
+        r
+    }
+
+    pub fn register(&mut self, tool: Arc<dyn Tool>) {
+        self.tools.insert(tool.name(), tool);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.tools.keys().copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.tools.values()
+    }
+}

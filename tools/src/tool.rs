@@ -1,0 +1,90 @@
+//! The Tool trait: what the agent loop offers a model and calls.
+//!
+//! A tool has a name (Claude Code's, so existing `tools:` lists resolve), a description for the
+//! model, a JSON schema of its input derived from a typed Rust struct, a risk class the
+//! runtime's gates and approvals use, and `run`. Tools never decide permissions themselves:
+//! the runtime checks rules, gates and approvals around them.
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How much harm a call can do; the runtime decides what each class needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    /// Reads the repository or renders manifests.
+    ReadOnly,
+    /// Changes files in the repository.
+    Write,
+    /// Runs arbitrary commands.
+    Execute,
+    /// Changes a cluster or a shared system.
+    Mutate,
+}
+
+/// Where and how a tool runs.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    /// The repository root: file tools never leave it.
+    pub root: PathBuf,
+    /// Relative paths are resolved from here (inside `root`).
+    pub cwd: PathBuf,
+    /// Default limit for commands a tool runs.
+    pub timeout: Duration,
+}
+
+/// What a call returns to the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolOutput {
+    pub content: String,
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    pub fn ok(content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            is_error: false,
+        }
+    }
+
+    pub fn error(content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            is_error: true,
+        }
+    }
+}
+
+pub trait Tool: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// JSON schema of the input object.
+    fn input_schema(&self) -> Value;
+    fn risk(&self) -> Risk;
+    /// Runs the tool. Invalid input is an error output for the model, not a failure.
+    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput>;
+}
+
+/// The JSON schema of a typed input, in the plain form model APIs accept (no `$schema`, no
+/// `title`, every object closed).
+pub fn schema_for<T: schemars::JsonSchema>() -> Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut schema {
+        map.remove("$schema");
+        map.remove("title");
+        map.entry("additionalProperties")
+            .or_insert(Value::Bool(false));
+    }
+    schema
+}
+
+/// Parses a tool's input, or the error the model gets back.
+pub fn parse_input<T: DeserializeOwned>(tool: &str, input: Value) -> Result<T, ToolOutput> {
+    serde_json::from_value(input)
+        .map_err(|e| ToolOutput::error(format!("invalid input for {tool}: {e}")))
+}

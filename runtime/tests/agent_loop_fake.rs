@@ -54,7 +54,6 @@ impl Fixture {
     }
 
     async fn with(script: Vec<Reply>, mode: ToolMode, timeout: Duration) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("apps/web")).unwrap();
@@ -644,7 +643,6 @@ async fn long_tool_results_are_capped() {
 
 #[tokio::test]
 async fn anthropic_messages_with_tool_use() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     std::fs::write(root.join("a.txt"), "alpha\n").unwrap();

@@ -126,6 +126,7 @@ fn engine(ws: &Workspace, provider: ResolvedProvider, args: &RunArgs, events: Ev
         engine.limits.max_budget_usd = Some(budget);
     }
     engine.max_tokens = config.model.max_tokens;
+    engine.temperature = config.model.temperature;
     engine.agents = ws.agents().items;
     engine.environment = environment(ws);
     engine
@@ -174,7 +175,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
             );
         }
         if format == OutputFormat::Text && printed_text && !ends_with_newline {
-            println!();
+            crate::output::print("\n");
         }
     });
     let result = engine
@@ -221,8 +222,9 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         escalation: result.as_ref().err(),
     });
     match format {
-        OutputFormat::Json => println!("{result_json}"),
-        OutputFormat::StreamJson => println!("{result_json}"),
+        OutputFormat::Json | OutputFormat::StreamJson => {
+            crate::output::print(&format!("{result_json}\n"))
+        }
         OutputFormat::Text => {
             if let Some(e) = &error {
                 eprintln!("agentops: {e}");

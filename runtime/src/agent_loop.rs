@@ -88,6 +88,7 @@ pub struct Engine {
     pub prices: PriceTable,
     pub limits: Limits,
     pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
     pub tools: ToolRegistry,
     pub tool_ctx: ToolContext,
     /// Agents a run may delegate to.
@@ -161,6 +162,7 @@ impl Engine {
             prices: PriceTable::default(),
             limits: Limits::default(),
             max_tokens: None,
+            temperature: None,
             tools,
             tool_ctx,
             agents: Vec::new(),
@@ -361,6 +363,7 @@ impl Engine {
                 .map_or(self.limits.max_turns, |t| t.min(self.limits.max_turns))
                 .max(1);
             let mut last_text = String::new();
+            let mut previous_calls: Vec<(String, String)> = Vec::new();
             for turn in 1..=max_turns {
                 if let Some(stop) = self.global_stop() {
                     return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
@@ -380,12 +383,34 @@ impl Engine {
                     let stop = self.global_stop().unwrap_or(Stop::Final);
                     return Ok(self.finish(&agent, depth, turn, text, stop));
                 }
-                let outputs = join_all(
+                // The same calls as the turn before: small models loop like this instead of
+                // reading the result. Say so instead of running them again.
+                let signature: Vec<(String, String)> = calls
+                    .iter()
+                    .map(|(c, _)| (canonical(&c.name).to_string(), normalized_args(&c.arguments)))
+                    .collect();
+                let outputs = if signature == previous_calls {
                     calls
                         .iter()
-                        .map(|call| self.execute(&agent, &model, call, &offer, depth)),
-                )
-                .await;
+                        .map(|(c, _)| {
+                            (
+                                ToolOutput::error(format!(
+                                    "{} was just called with exactly these arguments; its result is in the previous message. Use it: take a different step or give your final answer.",
+                                    c.name
+                                )),
+                                false,
+                            )
+                        })
+                        .collect()
+                } else {
+                    join_all(
+                        calls
+                            .iter()
+                            .map(|call| self.execute(&agent, &model, call, &offer, depth)),
+                    )
+                    .await
+                };
+                previous_calls = signature;
                 self.record(&mut messages, text, &calls, outputs);
             }
             Ok(self.finish(
@@ -457,6 +482,7 @@ impl Engine {
             },
             response_schema: schema_mode.then(|| tool_mode::step_schema(&offer.defs)),
             max_tokens: self.max_tokens,
+            temperature: self.temperature,
         };
         let name = agent.name.clone();
         let events = self.events.clone();
@@ -713,7 +739,9 @@ impl Engine {
         calls: &[(ToolCall, &'static str)],
         outputs: Vec<(ToolOutput, bool)>,
     ) {
-        let native = calls.iter().all(|(_, via)| *via == "native");
+        // Calls read from the text go back in the API's own tool format too: chat templates
+        // render tool results properly for the model that wrote them.
+        let native = calls.iter().all(|(_, via)| *via != "schema");
         if native {
             messages.push(Message::Assistant {
                 content: text,
@@ -729,16 +757,10 @@ impl Engine {
             }
             return;
         }
-        // Calls read from text (fallback or schema mode) go back as text, which every server
-        // and chat template understands.
-        for ((call, via), (out, _)) in calls.iter().zip(outputs) {
-            let said = if *via == "schema" {
-                json!({"tool": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string()
-            } else if text.is_empty() {
-                json!({"name": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string()
-            } else {
-                text.clone()
-            };
+        // Schema-mode steps go back as the JSON the model wrote and a plain-text result, which
+        // needs nothing from the chat template.
+        for ((call, _), (out, _)) in calls.iter().zip(outputs) {
+            let said = json!({"tool": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string();
             messages.push(Message::Assistant {
                 content: said,
                 tool_calls: Vec::new(),
@@ -753,6 +775,12 @@ impl Engine {
             });
         }
     }
+}
+
+/// Arguments in a canonical form (key order and spacing do not matter).
+fn normalized_args(arguments: &str) -> String {
+    serde_json::from_str::<Value>(arguments)
+        .map_or_else(|_| arguments.trim().to_string(), |v| v.to_string())
 }
 
 /// `Task` is Claude Code's older name for `Agent`.

@@ -79,6 +79,8 @@ pub struct ModelConfig {
     pub name: Option<String>,
     /// Output tokens per model turn (`max_tokens`).
     pub max_tokens: Option<u32>,
+    /// Sampling temperature (the server's default when absent); 0 makes runs repeatable.
+    pub temperature: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]

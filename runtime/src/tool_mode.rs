@@ -27,6 +27,30 @@ pub fn sanitize_schema(schema: &Value) -> Value {
     }
 }
 
+/// A tool's input schema as offered in schema mode: sanitized, and with only the required
+/// properties when it has any. Small models fill every optional field they are shown (`Read`
+/// with `limit: 1` reads one line), so schema mode, which exists for them, leaves those out;
+/// calls still validate against the full schema.
+pub fn step_arguments(parameters: &Value) -> Value {
+    let mut schema = sanitize_schema(parameters);
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !required.is_empty()
+        && let Some(Value::Object(props)) = schema.get_mut("properties")
+    {
+        props.retain(|name, _| required.contains(name));
+    }
+    schema
+}
+
 /// The `response_format` schema for one schema-mode step.
 pub fn step_schema(tools: &[ToolDef]) -> Value {
     let mut branches: Vec<Value> = tools
@@ -36,7 +60,7 @@ pub fn step_schema(tools: &[ToolDef]) -> Value {
                 "type": "object",
                 "properties": {
                     "tool": {"const": t.name},
-                    "arguments": sanitize_schema(&t.parameters),
+                    "arguments": step_arguments(&t.parameters),
                 },
                 "required": ["tool", "arguments"],
                 "additionalProperties": false,
@@ -58,17 +82,18 @@ pub fn step_schema(tools: &[ToolDef]) -> Value {
 /// Instructions appended to the system prompt in schema mode.
 pub fn schema_instructions(tools: &[ToolDef]) -> String {
     let mut out = String::from(
-        "\n\n# Tools\nYou act in steps. Each reply is one JSON object and nothing else:\n\
-         - to use a tool: {\"tool\": \"<name>\", \"arguments\": {…}}\n\
-         - when you have the answer: {\"tool\": \"final_answer\", \"text\": \"<your answer>\"}\n\
-         After a tool call you receive its result and take the next step.\n\nAvailable tools:\n",
+        "\n\n# Tools\nYou work in steps. Each reply is exactly one JSON object:\n\
+         - {\"tool\": \"<tool name>\", \"arguments\": {…}} calls a tool; its result comes back to you.\n\
+         - {\"tool\": \"final_answer\", \"text\": \"…\"} ends the task with your answer.\n\
+         You cannot see files, clusters or command output except through tools: when the answer \
+         depends on them, call the tool first and answer only from its result.\n\nAvailable tools:\n",
     );
     for t in tools {
         out.push_str(&format!(
             "- {}: {} Arguments schema: {}\n",
             t.name,
             t.description,
-            sanitize_schema(&t.parameters)
+            step_arguments(&t.parameters)
         ));
     }
     out

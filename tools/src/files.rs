@@ -38,10 +38,11 @@ fn cut(line: &str) -> &str {
 pub struct ReadInput {
     /// Path of the file, relative to the repository root or absolute inside it.
     pub file_path: String,
-    /// First line to return (1-based).
+    /// Leave out to read the whole file. Only for files over 2000 lines: the first line to
+    /// return (1-based).
     #[serde(default)]
     pub offset: Option<usize>,
-    /// How many lines to return (default 2000).
+    /// Leave out to read the whole file. Only with `offset`: how many lines to return.
     #[serde(default)]
     pub limit: Option<usize>,
 }
@@ -53,7 +54,7 @@ impl Tool for ReadTool {
         "Read"
     }
     fn description(&self) -> &'static str {
-        "Read a text file of the repository. Returns numbered lines (`N\\tline`); use offset and limit for large files."
+        "Read a whole text file of the repository. Returns its lines numbered (`N\\tline`)."
     }
     fn input_schema(&self) -> Value {
         schema_for::<ReadInput>()

@@ -85,6 +85,9 @@ pub fn request_body(request: &ChatRequest) -> Value {
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
+    if let Some(t) = request.temperature {
+        body["temperature"] = json!(t);
+    }
     if !request.tools.is_empty() {
         body["tools"] = request
             .tools
@@ -320,6 +323,7 @@ mod tests {
             }],
             response_schema: None,
             max_tokens: None,
+            temperature: None,
         };
         let body = request_body(&req);
         assert_eq!(body["system"], "sys");

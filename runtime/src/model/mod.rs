@@ -62,6 +62,7 @@ pub struct ChatRequest {
     /// A JSON schema the reply must follow (schema tool mode).
     pub response_schema: Option<Value>,
     pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

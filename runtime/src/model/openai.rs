@@ -63,6 +63,9 @@ pub fn request_body(request: &ChatRequest) -> Value {
     if let Some(max) = request.max_tokens {
         body["max_tokens"] = json!(max);
     }
+    if let Some(t) = request.temperature {
+        body["temperature"] = json!(t);
+    }
     body
 }
 

@@ -257,3 +257,34 @@ async fn unknown_agent_is_a_usage_error() {
     );
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_shows_provider_tool_mode_and_tool_calls() {
+    let sb = sandbox();
+    sb.write(
+        "agentops.toml",
+        "[providers.small]\ntool_mode = \"schema\"\n",
+    );
+    let server = FakeModelServer::start(vec![
+        text(r#"{"tool": "Read", "arguments": {"file_path": "apps/web/deployment.yaml"}}"#),
+        text(r#"{"tool": "final_answer", "text": "two"}"#),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["-v", "run", "--agent", "reader", "replicas?"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "two\n");
+    let err = stderr(&out);
+    assert!(err.contains("tool mode schema"), "{err}");
+    assert!(
+        err.contains("@reader on fake-model (schema), tools: Read"),
+        "{err}"
+    );
+    assert!(
+        err.contains("reader → Read {\"file_path\":\"apps/web/deployment.yaml\"} [schema]"),
+        "{err}"
+    );
+}

@@ -536,26 +536,15 @@ async fn json_in_content_is_a_tool_call_only_when_it_names_an_offered_tool() {
     let run = f.engine.run(&main_agent(), "go", None).await.unwrap();
     // The first was executed (Read is offered); the second names a tool the agent lacks: text.
     assert!(run.text.contains("\"Bash\""), "{}", run.text);
+    // The recognised call goes back in the API's own tool format, so the chat template
+    // renders the result the way the model expects.
     let second = &f.server.requests()[1].body;
-    let last_user = second["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(last_user["role"], "user");
-    assert!(
-        last_user["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("Result of Read:")
-    );
-    assert!(
-        last_user["content"]
-            .as_str()
-            .unwrap()
-            .contains("replicas: 3")
-    );
+    let messages = second["messages"].as_array().unwrap();
+    let assistant = &messages[messages.len() - 2];
+    assert_eq!(assistant["tool_calls"][0]["function"]["name"], "Read");
+    let result = messages.last().unwrap();
+    assert_eq!(result["role"], "tool");
+    assert!(result["content"].as_str().unwrap().contains("replicas: 3"));
 }
 
 #[tokio::test]
@@ -698,4 +687,33 @@ async fn anthropic_messages_with_tool_use() {
     assert_eq!(totals.usage.input_tokens, 120);
     assert_eq!(totals.usage.output_tokens, 15);
     assert!((totals.cost_usd - (120.0 * 3.0 + 15.0 * 15.0) / 1e6).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn an_identical_repeated_call_is_answered_not_rerun() {
+    let mut f = Fixture::new(vec![
+        calls(&[("r1", "Read", r#"{"file_path": "apps/web/deployment.yaml"}"#)]),
+        calls(&[(
+            "r2",
+            "Read",
+            r#"{ "file_path":"apps/web/deployment.yaml" }"#,
+        )]),
+        text("3 replicas"),
+    ])
+    .await;
+    let run = f.engine.run(&main_agent(), "go", None).await.unwrap();
+    assert_eq!(run.text, "3 replicas");
+    let executed = f
+        .drain()
+        .into_iter()
+        .filter(|e| matches!(e, Event::ToolResult { .. }))
+        .count();
+    assert_eq!(executed, 1, "the repeat is not executed again");
+    let last = tool_messages(&f.server.requests()[2].body);
+    assert!(
+        last[1]
+            .1
+            .contains("was just called with exactly these arguments"),
+        "{last:?}"
+    );
 }

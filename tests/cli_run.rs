@@ -288,3 +288,63 @@ async fn verbose_shows_provider_tool_mode_and_tool_calls() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_kind_is_retried_then_exits_4() {
+    let sb = sandbox();
+    sb.write(
+        "agentops.toml",
+        "[providers.fake]\nattempts = 2\nretry_base_ms = 5\nretry_max_ms = 10\ntimeout_secs = 1\n",
+    );
+    let truncated = Reply::sse(sse::openai_text(
+        "cut sho",
+        1,
+        1,
+        Quirks {
+            truncate: true,
+            ..Quirks::default()
+        },
+    ));
+    let faults = [
+        ("429", Reply::error(429, &[("retry-after", "0")])),
+        ("500", Reply::error(500, &[])),
+        (
+            "timeout",
+            text("late").delayed(std::time::Duration::from_millis(2500)),
+        ),
+        ("reset", Reply::Drop),
+        ("truncated", truncated),
+    ];
+    for (name, fault) in faults {
+        // Retried once and recovered: exit 0.
+        let server = FakeModelServer::start(vec![fault.clone(), text("fine")]).await;
+        let out = run_with(&sb, &server, &["run", "hi"]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("attempt 1/2 failed"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        // Failing every attempt: escalated, exit 4, one result object.
+        let server = FakeModelServer::start(vec![fault.clone(), fault]).await;
+        let out = run_with(
+            &sb,
+            &server,
+            &["run", "--output-format", "stream-json", "hi"],
+        );
+        assert_eq!(out.status.code(), Some(4), "{name}: {}", stderr(&out));
+        let events = lines(&out);
+        assert_eq!(
+            events.iter().filter(|e| e["type"] == "result").count(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            events.iter().filter(|e| e["type"] == "retry").count(),
+            1,
+            "{name}"
+        );
+        assert_eq!(events.last().unwrap()["attempts"], 2, "{name}");
+        assert_eq!(server.requests().len(), 2, "{name}");
+    }
+}

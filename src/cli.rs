@@ -133,6 +133,12 @@ pub struct RunArgs {
     pub max_budget_usd: Option<f64>,
     #[arg(long, value_enum, default_value = "text")]
     pub output_format: OutputFormat,
+    /// Extra allow rules for this run, in Claude Code's syntax (`"Bash(git diff:*),Read"`).
+    #[arg(long, value_name = "RULES")]
+    pub allowed_tools: Vec<String>,
+    /// Extra deny rules for this run (`"Bash(kubectl delete:*)"`).
+    #[arg(long, value_name = "RULES")]
+    pub disallowed_tools: Vec<String>,
     /// The prompt, or `/command args...` (read from stdin when empty and piped).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub prompt: Vec<String>,

@@ -4,6 +4,7 @@
 use crate::cli::{OutputFormat, RunArgs};
 use crate::exit::{CliResult, ExitCode, Failure};
 use agentops_agents::AgentDefinition;
+use agentops_agents::tools::{ToolSpec, parse_tool_list};
 use agentops_commands::{Arguments, Route, route};
 use agentops_runtime::config::ProviderKind;
 use agentops_runtime::providers::{self, ResolvedProvider};
@@ -29,6 +30,8 @@ struct Plan {
     agent: AgentDefinition,
     prompt: String,
     model: Option<String>,
+    /// The command's `allowed-tools`: allow rules while it runs.
+    allowed: Vec<ToolSpec>,
 }
 
 fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
@@ -53,7 +56,7 @@ fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
             ))
         })
     };
-    let (agent_name, prompt, model) = match route(&input) {
+    let (agent_name, prompt, model, allowed) = match route(&input) {
         Route::Command { name, args: raw } => {
             let commands = ws.commands();
             let (cmd, expansion) = ws
@@ -70,19 +73,26 @@ fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
                 .clone()
                 .or_else(|| cmd.routed_agent().map(str::to_string))
                 .unwrap_or_else(|| MAIN_AGENT.to_string());
-            (agent, expansion.prompt, cmd.model)
+            (
+                agent,
+                expansion.prompt,
+                cmd.model,
+                cmd.allowed_tools.unwrap_or_default(),
+            )
         }
-        Route::Agent { name, text } => (name, text, None),
+        Route::Agent { name, text } => (name, text, None, Vec::new()),
         Route::Text(text) => (
             args.agent.clone().unwrap_or_else(|| MAIN_AGENT.to_string()),
             text,
             None,
+            Vec::new(),
         ),
     };
     Ok(Plan {
         agent: find(&agent_name)?,
         prompt,
         model: args.model.clone().or(model),
+        allowed,
     })
 }
 
@@ -99,7 +109,24 @@ fn environment(ws: &Workspace) -> String {
     env
 }
 
-fn engine(ws: &Workspace, provider: ResolvedProvider, args: &RunArgs, events: EventSink) -> Engine {
+/// Rules given on the command line, as a tool list (`"Bash(git diff:*),Read"`).
+fn cli_rules(flag: &str, values: &[String]) -> Result<Vec<ToolSpec>, Failure> {
+    let mut warnings = Vec::new();
+    let specs = parse_tool_list(flag, &Value::String(values.join(",")), 0, &mut warnings)
+        .unwrap_or_default();
+    match warnings.iter().find(|w| w.code != "unknown-tool") {
+        Some(w) => Err(Failure::usage(anyhow::anyhow!("--{flag}: {}", w.message))),
+        None => Ok(specs),
+    }
+}
+
+fn engine(
+    ws: &Workspace,
+    provider: ResolvedProvider,
+    args: &RunArgs,
+    plan: &Plan,
+    events: EventSink,
+) -> Result<Engine, Failure> {
     let config = &ws.config;
     let mut engine = Engine::new(
         provider.provider,
@@ -129,7 +156,18 @@ fn engine(ws: &Workspace, provider: ResolvedProvider, args: &RunArgs, events: Ev
     engine.temperature = config.model.temperature;
     engine.agents = ws.agents().items;
     engine.environment = environment(ws);
-    engine
+    let mut permissions = ws.permissions.clone();
+    permissions.allow_specs(&plan.allowed, "the command's allowed-tools");
+    permissions.allow_specs(
+        &cli_rules("allowed-tools", &args.allowed_tools)?,
+        "--allowed-tools",
+    );
+    permissions.deny_specs(
+        &cli_rules("disallowed-tools", &args.disallowed_tools)?,
+        "--disallowed-tools",
+    );
+    engine.permissions = permissions;
+    Ok(engine)
 }
 
 async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
@@ -160,7 +198,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         );
     }
     let (sink, mut rx) = EventSink::channel();
-    let engine = engine(ws, provider, args, sink);
+    let engine = engine(ws, provider, args, &plan, sink)?;
     let format = args.output_format;
     let printer = tokio::spawn(async move {
         let mut printed_text = false;
@@ -187,6 +225,17 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
 
     let (outcome, code, text, error, stop) = match &result {
         Ok(run) => match &run.stop {
+            // A refused tool call is never a clean success (DESIGN.md §4).
+            Stop::Final if !totals.permission_denials.is_empty() => (
+                "denied",
+                ExitCode::Denied,
+                run.text.clone(),
+                Some(format!(
+                    "{} tool call(s) were refused by the permission rules",
+                    totals.permission_denials.len()
+                )),
+                Some(&run.stop),
+            ),
             Stop::Final => (
                 "success",
                 ExitCode::Success,
@@ -292,7 +341,7 @@ fn result_object(p: ResultParts<'_>) -> Value {
         "usage": p.totals.usage,
         "cost_usd": p.totals.cost_usd,
         "duration_ms": u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "permission_denials": [],
+        "permission_denials": p.totals.permission_denials,
         "gates": [],
         "pending_approvals": [],
         "result": p.text,

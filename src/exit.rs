@@ -7,6 +7,8 @@ pub enum ExitCode {
     Success = 0,
     Findings = 1,
     Usage = 2,
+    /// Approval required and not granted (or a tool call denied).
+    Denied = 3,
     Provider = 4,
     Limit = 5,
 }

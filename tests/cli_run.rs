@@ -348,3 +348,122 @@ async fn every_fault_kind_is_retried_then_exits_4() {
         assert_eq!(server.requests().len(), 2, "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_calls_go_through_permission_rules_and_denials_are_never_exit_0() {
+    let sb = sandbox();
+    sb.write(
+        ".claude/settings.json",
+        r#"{"permissions": {"allow": ["Bash(ls:*)"], "deny": ["Bash(rm:*)"]}}"#,
+    );
+    sb.write(
+        ".claude/agents/shell.md",
+        "---\nname: shell\ndescription: runs commands\ntools: Bash\n---\nRun commands.\n",
+    );
+    let server = FakeModelServer::start(vec![
+        Reply::sse(sse::openai_tool_calls(
+            &[
+                ("a", "Bash", r#"{"command": "ls apps"}"#),
+                ("b", "Bash", r#"{"command": "ls apps && rm -rf apps"}"#),
+                ("c", "Bash", r#"{"command": "touch pwned"}"#),
+            ],
+            10,
+            5,
+            Quirks::default(),
+        )),
+        text("done"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--agent",
+            "shell",
+            "clean up",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let result = &lines(&out)[0];
+    assert_eq!(result["outcome"], "denied");
+    let denials = result["permission_denials"].as_array().unwrap();
+    assert_eq!(denials.len(), 2, "{denials:?}");
+    assert!(
+        denials[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`rm -rf apps` is denied by `Bash(rm:*)`"),
+        "{denials:?}"
+    );
+    assert!(
+        denials[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nobody can approve"),
+        "{denials:?}"
+    );
+    // The allowed call ran; the others did not.
+    assert!(sb.repo().join("apps").is_dir());
+    assert!(!sb.repo().join("pwned").exists());
+    let results: Vec<(String, String)> = server.requests()[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| {
+            (
+                m["tool_call_id"].as_str().unwrap().to_string(),
+                m["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(results[0].1.contains("web"), "{results:?}");
+    assert!(results[1].1.starts_with("permission denied"), "{results:?}");
+
+    // --allowed-tools lets the same command through.
+    let server = FakeModelServer::start(vec![
+        Reply::sse(sse::openai_tool_calls(
+            &[("c", "Bash", r#"{"command": "touch made"}"#)],
+            10,
+            5,
+            Quirks::default(),
+        )),
+        text("done"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--allowed-tools",
+            "Bash(touch:*)",
+            "--agent",
+            "shell",
+            "make it",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(sb.repo().join("made").exists());
+}
+
+#[test]
+fn denied_command_snippets_do_not_run() {
+    let sb = sandbox();
+    sb.write(
+        ".claude/settings.json",
+        r#"{"permissions": {"deny": ["Bash(touch:*)"]}}"#,
+    );
+    sb.write(".claude/commands/bad.md", "Here: !`touch evil`\n");
+    let out = sb.run(&["commands", "render", "bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not run: `touch evil` is denied by `Bash(touch:*)`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sb.repo().join("evil").exists());
+}

@@ -9,8 +9,10 @@ use crate::cost::PriceTable;
 use crate::events::{Event, EventSink};
 use crate::model::retry::{Escalation, RetryPolicy};
 use crate::model::{ChatRequest, Delta, Message, ModelTurn, Provider, ToolCall, ToolDef, Usage};
+use crate::permissions::{Decision, Denial, Permissions};
 use crate::tool_mode::{self, Step};
 use agentops_agents::AgentDefinition;
+use agentops_agents::definition::PermissionMode;
 use agentops_tools::{ToolContext, ToolOutput, ToolRegistry};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
@@ -72,6 +74,8 @@ pub struct Totals {
     pub turns: u32,
     /// Models that had no price (their tokens cost nothing in `cost_usd`).
     pub unpriced_models: Vec<String>,
+    /// Tool calls the permission rules refused (or that needed a person who was not there).
+    pub permission_denials: Vec<Denial>,
 }
 
 /// Everything a run needs.
@@ -91,6 +95,8 @@ pub struct Engine {
     pub temperature: Option<f32>,
     pub tools: ToolRegistry,
     pub tool_ctx: ToolContext,
+    /// Allow/ask/deny rules. A headless run has nobody to ask: `ask` is refused.
+    pub permissions: Permissions,
     /// Agents a run may delegate to.
     pub agents: Vec<AgentDefinition>,
     /// Appended to every system prompt (repository, branch, target).
@@ -165,6 +171,7 @@ impl Engine {
             temperature: None,
             tools,
             tool_ctx,
+            permissions: Permissions::default(),
             agents: Vec::new(),
             environment: String::new(),
             events,
@@ -638,7 +645,10 @@ impl Engine {
                     self.delegate(agent, model, args, depth).await
                 }
                 Ok(()) => match self.tools.get(name) {
-                    Some(tool) => tool.run(args, &self.tool_ctx).await,
+                    Some(tool) => match self.permit(agent, name, &args, tool.risk()) {
+                        Ok(()) => tool.run(args, &self.tool_ctx).await,
+                        Err(refusal) => refusal,
+                    },
                     None => ToolOutput::error(format!("tool `{name}` is not available")),
                 },
             },
@@ -660,6 +670,47 @@ impl Engine {
             },
             truncated,
         )
+    }
+
+    /// Applies the permission rules and the agent's `permissionMode`. Nobody can answer an
+    /// `ask` here (the interactive front end will), so it is refused; every refusal is recorded
+    /// for the run's result and explained to the model.
+    fn permit(
+        &self,
+        agent: &AgentDefinition,
+        tool: &str,
+        args: &Value,
+        risk: agentops_tools::Risk,
+    ) -> Result<(), ToolOutput> {
+        let decision = match (
+            agent.permission_mode,
+            self.permissions.check(tool, args, risk),
+        ) {
+            (Some(PermissionMode::Plan), _) if risk != agentops_tools::Risk::ReadOnly => {
+                Decision::Deny(format!(
+                    "agent `{}` is in plan mode: read-only tools only",
+                    agent.name
+                ))
+            }
+            (Some(PermissionMode::BypassPermissions), Decision::Ask(_)) => Decision::Allow,
+            (_, d) => d,
+        };
+        let reason = match decision {
+            Decision::Allow => return Ok(()),
+            Decision::Deny(reason) => format!("permission denied: {reason}"),
+            Decision::Ask(reason) => format!(
+                "needs approval ({reason}), and nobody can approve in this run; add an allow rule (.claude/settings.json, agentops.toml [permissions], --allowed-tools) if it is safe"
+            ),
+        };
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.permission_denials.push(Denial {
+                agent: agent.name.clone(),
+                tool: tool.to_string(),
+                input: args.clone(),
+                reason: reason.clone(),
+            });
+        }
+        Err(ToolOutput::error(reason))
     }
 
     /// Runs a subagent for the `Agent` tool; its final text is the tool's result.

@@ -43,6 +43,8 @@ pub struct Config {
     /// USD per million tokens, by model id.
     pub prices: BTreeMap<String, Price>,
     pub limits: Limits,
+    /// Permission rules in Claude Code's syntax, merged with `.claude/settings.json`.
+    pub permissions: crate::permissions::RuleLists,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod events;
 pub mod lint;
 pub mod model;
+pub mod permissions;
 pub mod providers;
 pub mod shell;
 pub mod tool_mode;

@@ -1,10 +1,11 @@
 //! The shell used by command expansion (`` !`cmd` ``): runs in the working folder with the
 //! configured timeout through the tools crate's runner.
 //!
-//! Permission rules (`allowed-tools`, settings allow/ask/deny) will be checked here before
-//! anything runs once the permission engine lands (DESIGN.md §3); today every snippet a
-//! command file contains is run, exactly as `agentops commands render` shows.
+//! Deny rules (settings, agentops.toml) are checked before anything runs: a denied snippet
+//! stops the command. A snippet no rule allows still runs — the person invoked the command and
+//! `commands render` shows what it runs — and is logged.
 
+use crate::permissions::{Decision, Permissions};
 use agentops_commands::{ShellExec, ShellOutput};
 use agentops_tools::shell::{self, ShellCommand};
 use std::path::PathBuf;
@@ -14,11 +15,18 @@ use std::time::Duration;
 pub struct CommandShell {
     pub cwd: PathBuf,
     pub timeout: Duration,
+    pub permissions: Permissions,
 }
 
 impl ShellExec for CommandShell {
     fn run(&self, script: &str) -> Result<ShellOutput, String> {
-        tracing::debug!(script, "pre-executing command shell snippet");
+        match self.permissions.check_shell(script) {
+            Decision::Deny(reason) => return Err(format!("not run: {reason}")),
+            Decision::Ask(reason) => {
+                tracing::info!(script, reason, "running a command snippet no rule allows")
+            }
+            Decision::Allow => tracing::debug!(script, "pre-executing command shell snippet"),
+        }
         let result = shell::run(&ShellCommand {
             script: script.to_string(),
             cwd: self.cwd.clone(),

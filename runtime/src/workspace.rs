@@ -2,6 +2,7 @@
 //! commands visible from it.
 
 use crate::config::{Config, ConfigError};
+use crate::permissions::{Permissions, PermissionsError};
 use crate::shell::CommandShell;
 use agentops_agents::{AgentDefinition, Catalog, discover::find_repo_root};
 use agentops_commands::{
@@ -18,6 +19,8 @@ pub struct Workspace {
     /// The user's home, for `~/.claude/`.
     pub home: Option<PathBuf>,
     pub config: Config,
+    /// Settings files' and agentops.toml's permission rules.
+    pub permissions: Permissions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,8 @@ pub enum WorkspaceError {
     },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Permissions(#[from] PermissionsError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +54,13 @@ impl Workspace {
         })?;
         let root = find_repo_root(&cwd).unwrap_or_else(|| cwd.clone());
         let config = Config::load(&root)?;
+        let permissions = Permissions::load(&root, &cwd, home.as_deref(), &config.permissions)?;
         Ok(Self {
             cwd,
             root,
             home,
             config,
+            permissions,
         })
     }
 
@@ -71,6 +78,7 @@ impl Workspace {
         CommandShell {
             cwd: self.cwd.clone(),
             timeout: self.config.commands.shell_timeout(),
+            permissions: self.permissions.clone(),
         }
     }
 

@@ -1,0 +1,635 @@
+//! Permission rules in Claude Code's syntax: `Bash`, `Bash(git diff:*)`, `Bash(ls *)`,
+//! `Read(./apps/**)`, `mcp__server__*`, from `allow`, `ask` and `deny` lists.
+//!
+//! Sources, all merged: `.claude/settings.json` and `.claude/settings.local.json` of the
+//! repository, `~/.claude/settings.json`, `[permissions]` in agentops.toml, a command's
+//! `allowed-tools` and `--allowed-tools`/`--disallowed-tools`. Deny wins over ask, ask over
+//! allow. A shell command is split into its parts (`&&`, `||`, `;`, `|`, `&`, newlines,
+//! `$(…)` and backticks) and every part is checked: one denied part denies the whole command,
+//! and it is allowed only when every part is. Without a matching rule, read-only tools are
+//! allowed and everything else asks — and a headless run has nobody to ask, so it is denied.
+
+use agentops_agents::tools::ToolSpec;
+use agentops_tools::Risk;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What the rules say about one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// A person must agree; `String` says why.
+    Ask(String),
+    Deny(String),
+}
+
+/// One rule and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub tool: String,
+    pub pattern: Option<String>,
+    pub source: String,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.pattern {
+            Some(p) => write!(f, "{}({p})", self.tool),
+            None => f.write_str(&self.tool),
+        }
+    }
+}
+
+impl Rule {
+    pub fn parse(text: &str, source: &str) -> Self {
+        let text = text.trim();
+        match text.split_once('(') {
+            Some((tool, rest)) if rest.ends_with(')') => Self {
+                tool: tool.trim().to_string(),
+                pattern: Some(rest[..rest.len() - 1].to_string()),
+                source: source.to_string(),
+            },
+            _ => Self {
+                tool: text.to_string(),
+                pattern: None,
+                source: source.to_string(),
+            },
+        }
+    }
+
+    fn from_spec(spec: &ToolSpec, source: &str) -> Self {
+        Self {
+            tool: spec.name.clone(),
+            pattern: spec.rule.clone(),
+            source: source.to_string(),
+        }
+    }
+
+    fn names_tool(&self, tool: &str) -> bool {
+        if let Some(prefix) = self.tool.strip_suffix('*') {
+            return tool.starts_with(prefix);
+        }
+        // `mcp__server` covers every tool of that server.
+        self.tool == tool
+            || (self.tool.starts_with("mcp__")
+                && self.tool.matches("__").count() == 1
+                && tool.starts_with(&format!("{}__", self.tool)))
+    }
+}
+
+/// The `permissions` object of a settings file, and `[permissions]` in agentops.toml.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RuleLists {
+    pub allow: Vec<String>,
+    pub ask: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PermissionsError {
+    #[error("{}:{line}:{column}: invalid JSON: {message}; fix the file or remove it", path.display())]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The merged rules and how to match paths.
+#[derive(Debug, Clone, Default)]
+pub struct Permissions {
+    pub allow: Vec<Rule>,
+    pub ask: Vec<Rule>,
+    pub deny: Vec<Rule>,
+    root: PathBuf,
+    cwd: PathBuf,
+    home: Option<PathBuf>,
+}
+
+/// A denied call, for the run's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Denial {
+    pub agent: String,
+    pub tool: String,
+    pub input: Value,
+    pub reason: String,
+}
+
+impl Permissions {
+    pub fn new(root: &Path, cwd: &Path, home: Option<&Path>) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            cwd: cwd.to_path_buf(),
+            home: home.map(Path::to_path_buf),
+            ..Self::default()
+        }
+    }
+
+    /// Loads the settings files that exist, then `config`.
+    pub fn load(
+        root: &Path,
+        cwd: &Path,
+        home: Option<&Path>,
+        config: &RuleLists,
+    ) -> Result<Self, PermissionsError> {
+        let mut p = Self::new(root, cwd, home);
+        let mut files = vec![
+            root.join(".claude/settings.json"),
+            root.join(".claude/settings.local.json"),
+        ];
+        if let Some(home) = home {
+            files.push(home.join(".claude/settings.json"));
+        }
+        for path in files {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(PermissionsError::Read { path, source }),
+            };
+            let value: Value = serde_json::from_str(&text).map_err(|e| PermissionsError::Json {
+                path: path.clone(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })?;
+            let lists: RuleLists = value
+                .get("permissions")
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            p.add(&lists, &path.display().to_string());
+        }
+        p.add(config, "agentops.toml");
+        Ok(p)
+    }
+
+    pub fn add(&mut self, lists: &RuleLists, source: &str) {
+        self.allow
+            .extend(lists.allow.iter().map(|r| Rule::parse(r, source)));
+        self.ask
+            .extend(lists.ask.iter().map(|r| Rule::parse(r, source)));
+        self.deny
+            .extend(lists.deny.iter().map(|r| Rule::parse(r, source)));
+    }
+
+    /// Adds allow rules (a command's `allowed-tools`, `--allowed-tools`).
+    pub fn allow_specs(&mut self, specs: &[ToolSpec], source: &str) {
+        self.allow
+            .extend(specs.iter().map(|s| Rule::from_spec(s, source)));
+    }
+
+    /// Adds deny rules (`--disallowed-tools`).
+    pub fn deny_specs(&mut self, specs: &[ToolSpec], source: &str) {
+        self.deny
+            .extend(specs.iter().map(|s| Rule::from_spec(s, source)));
+    }
+
+    /// Decides one call of `tool` with `input`.
+    pub fn check(&self, tool: &str, input: &Value, risk: Risk) -> Decision {
+        if tool == "Bash" {
+            let command = input
+                .get("command")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return self.check_shell(command);
+        }
+        let subject = self.subject(tool, input);
+        let hit = |rules: &[Rule]| -> Option<Rule> {
+            rules
+                .iter()
+                .find(|r| r.names_tool(tool) && self.pattern_matches(r, tool, subject.as_deref()))
+                .cloned()
+        };
+        if let Some(r) = hit(&self.deny) {
+            return Decision::Deny(format!("denied by `{r}` ({})", r.source));
+        }
+        if let Some(r) = hit(&self.ask) {
+            return Decision::Ask(format!("`{r}` ({}) asks for approval", r.source));
+        }
+        if hit(&self.allow).is_some() || risk == Risk::ReadOnly {
+            return Decision::Allow;
+        }
+        Decision::Ask(format!("{tool} changes things and no rule allows it"))
+    }
+
+    /// A shell command: every part must be allowed.
+    pub fn check_shell(&self, command: &str) -> Decision {
+        let parts = split_shell(command);
+        if parts.is_empty() {
+            return Decision::Deny("empty command".to_string());
+        }
+        let matching = |rules: &[Rule], part: &str| -> Option<Rule> {
+            rules
+                .iter()
+                .find(|r| {
+                    r.names_tool("Bash")
+                        && r.pattern.as_deref().is_none_or(|p| shell_matches(p, part))
+                })
+                .cloned()
+        };
+        for part in &parts {
+            if let Some(r) = matching(&self.deny, part) {
+                return Decision::Deny(format!("`{part}` is denied by `{r}` ({})", r.source));
+            }
+        }
+        for part in &parts {
+            if let Some(r) = matching(&self.ask, part) {
+                return Decision::Ask(format!("`{part}`: `{r}` ({}) asks for approval", r.source));
+            }
+        }
+        match parts
+            .iter()
+            .find(|part| matching(&self.allow, part).is_none())
+        {
+            None => Decision::Allow,
+            Some(part) => Decision::Ask(format!(
+                "no rule allows `{part}`; allow it with a rule such as `Bash({}:*)`",
+                part.split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        }
+    }
+
+    /// The path a file tool works on, absolute.
+    fn subject(&self, tool: &str, input: &Value) -> Option<PathBuf> {
+        let key = match tool {
+            "Read" | "Write" | "Edit" | "NotebookEdit" => "file_path",
+            "Glob" | "Grep" | "kustomize_build" => "path",
+            _ => return None,
+        };
+        let path = input.get(key).and_then(Value::as_str).unwrap_or(".");
+        Some(self.cwd.join(path))
+    }
+
+    fn pattern_matches(&self, rule: &Rule, _tool: &str, subject: Option<&Path>) -> bool {
+        let Some(pattern) = &rule.pattern else {
+            return true;
+        };
+        let Some(subject) = subject else {
+            return false;
+        };
+        let base = if let Some(abs) = pattern.strip_prefix("//") {
+            PathBuf::from("/").join(abs)
+        } else if let Some(rel) = pattern.strip_prefix("~/") {
+            match &self.home {
+                Some(h) => h.join(rel),
+                None => return false,
+            }
+        } else {
+            self.root
+                .join(pattern.trim_start_matches("./").trim_start_matches('/'))
+        };
+        let Ok(glob) = globset::GlobBuilder::new(&base.to_string_lossy())
+            .literal_separator(true)
+            .build()
+        else {
+            return false;
+        };
+        let subject = normalize(subject);
+        glob.compile_matcher().is_match(&subject)
+    }
+}
+
+/// Removes `.` and resolves `..` lexically (the file may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `git diff:*` is a prefix; `ls *` a wildcard; anything else exact.
+fn shell_matches(pattern: &str, command: &str) -> bool {
+    let command = command.trim();
+    if let Some(prefix) = pattern.strip_suffix(":*") {
+        let prefix = prefix.trim();
+        return command == prefix || command.starts_with(&format!("{prefix} "));
+    }
+    if pattern.contains('*') {
+        let mut regex = String::from("^");
+        for (i, piece) in pattern.split('*').enumerate() {
+            if i > 0 {
+                regex.push_str(".*");
+            }
+            regex.push_str(&regex_escape(piece));
+        }
+        regex.push('$');
+        return regex::Regex::new(&regex).is_ok_and(|r| r.is_match(command));
+    }
+    command == pattern.trim()
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if "\\.+*?()|[]{}^$#&-~".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The simple commands of a shell command line, outside quotes: split on `&&`, `||`, `;`,
+/// `|`, `&` and newlines; the insides of `$(…)` and backticks are commands too.
+pub fn split_shell(command: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = command.chars().collect();
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                } else if q == '"' && c == '$' && chars.get(i + 1) == Some(&'(') {
+                    let (inner, end) = until_close(&chars, i + 2);
+                    parts.extend(split_shell(&inner));
+                    current.push_str(&chars[i..end].iter().collect::<String>());
+                    i = end;
+                    continue;
+                }
+                current.push(c);
+            }
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    current.push(c);
+                }
+                '\\' => {
+                    current.push(c);
+                    if let Some(n) = chars.get(i + 1) {
+                        current.push(*n);
+                        i += 1;
+                    }
+                }
+                '$' if chars.get(i + 1) == Some(&'(') => {
+                    let (inner, end) = until_close(&chars, i + 2);
+                    parts.extend(split_shell(&inner));
+                    current.push_str(&chars[i..end].iter().collect::<String>());
+                    i = end;
+                    continue;
+                }
+                '`' => {
+                    let end = chars[i + 1..]
+                        .iter()
+                        .position(|c| *c == '`')
+                        .map_or(chars.len(), |p| i + 1 + p);
+                    let inner: String = chars[i + 1..end].iter().collect();
+                    parts.extend(split_shell(&inner));
+                    current.push_str(
+                        &chars[i..(end + 1).min(chars.len())]
+                            .iter()
+                            .collect::<String>(),
+                    );
+                    i = end + 1;
+                    continue;
+                }
+                // `2>&1`, `&>file`, `>&2` are redirections, not separators.
+                '&' if i > 0 && matches!(chars[i - 1], '>' | '<')
+                    || chars.get(i + 1) == Some(&'>') =>
+                {
+                    current.push(c);
+                }
+                ';' | '\n' | '|' | '&' => {
+                    push_part(&mut parts, &mut current);
+                    // `&&`, `||`: skip the second character.
+                    if (c == '&' || c == '|') && chars.get(i + 1) == Some(&c) {
+                        i += 1;
+                    }
+                }
+                _ => current.push(c),
+            },
+        }
+        i += 1;
+    }
+    push_part(&mut parts, &mut current);
+    parts
+}
+
+fn until_close(chars: &[char], start: usize) -> (String, usize) {
+    let mut depth = 1;
+    let mut i = start;
+    while i < chars.len() {
+        match chars[i] {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (chars[start..i].iter().collect(), i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (chars[start..].iter().collect(), chars.len())
+}
+
+fn push_part(parts: &mut Vec<String>, current: &mut String) {
+    let part = current.trim();
+    if !part.is_empty() {
+        parts.push(part.to_string());
+    }
+    current.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn perms(allow: &[&str], ask: &[&str], deny: &[&str]) -> Permissions {
+        let mut p = Permissions::new(
+            Path::new("/repo"),
+            Path::new("/repo"),
+            Some(Path::new("/home/u")),
+        );
+        p.add(
+            &RuleLists {
+                allow: allow.iter().map(|s| s.to_string()).collect(),
+                ask: ask.iter().map(|s| s.to_string()).collect(),
+                deny: deny.iter().map(|s| s.to_string()).collect(),
+            },
+            "test",
+        );
+        p
+    }
+
+    fn bash(p: &Permissions, cmd: &str) -> Decision {
+        p.check("Bash", &json!({"command": cmd}), Risk::Execute)
+    }
+
+    #[test]
+    fn splits_compound_commands() {
+        assert_eq!(
+            split_shell("git status && git diff | head; ls"),
+            ["git status", "git diff", "head", "ls"]
+        );
+        assert_eq!(
+            split_shell("echo 'a && b' || rm -rf x"),
+            ["echo 'a && b'", "rm -rf x"]
+        );
+        assert_eq!(
+            split_shell("echo $(rm -rf /) done"),
+            ["rm -rf /", "echo $(rm -rf /) done"]
+        );
+        assert_eq!(split_shell("echo `whoami`"), ["whoami", "echo `whoami`"]);
+        assert_eq!(split_shell("sleep 1 & kill %1"), ["sleep 1", "kill %1"]);
+        assert_eq!(
+            split_shell("make 2>&1 | tee log &> out"),
+            ["make 2>&1", "tee log &> out"]
+        );
+    }
+
+    #[test]
+    fn prefix_wildcard_and_exact_rules() {
+        let p = perms(&["Bash(git diff:*)", "Bash(ls *)", "Bash(pwd)"], &[], &[]);
+        assert_eq!(bash(&p, "git diff --stat"), Decision::Allow);
+        assert_eq!(bash(&p, "git diff"), Decision::Allow);
+        assert!(matches!(bash(&p, "git diffx"), Decision::Ask(_)));
+        assert_eq!(bash(&p, "ls -la apps"), Decision::Allow);
+        assert_eq!(bash(&p, "pwd"), Decision::Allow);
+        assert!(matches!(bash(&p, "pwd -P"), Decision::Ask(_)));
+    }
+
+    #[test]
+    fn every_part_of_a_compound_command_is_checked() {
+        let p = perms(&["Bash(git diff:*)", "Bash(head:*)"], &[], &["Bash(rm:*)"]);
+        assert_eq!(bash(&p, "git diff | head -5"), Decision::Allow);
+        assert!(matches!(
+            bash(&p, "git diff && rm -rf /"),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(bash(&p, "git diff; curl evil"), Decision::Ask(_)));
+        assert!(matches!(
+            bash(&p, "git diff $(rm -rf ~)"),
+            Decision::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn deny_beats_ask_beats_allow() {
+        let p = perms(
+            &["Bash"],
+            &["Bash(git push:*)"],
+            &["Bash(git push --force:*)"],
+        );
+        assert_eq!(bash(&p, "git status"), Decision::Allow);
+        assert!(matches!(bash(&p, "git push origin main"), Decision::Ask(_)));
+        assert!(matches!(
+            bash(&p, "git push --force origin main"),
+            Decision::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn file_rules_use_globs_relative_to_the_repo() {
+        let p = perms(
+            &["Edit(./apps/**)"],
+            &[],
+            &["Read(./secrets/**)", "Read(//etc/**)"],
+        );
+        assert!(matches!(
+            p.check(
+                "Read",
+                &json!({"file_path": "secrets/db.yaml"}),
+                Risk::ReadOnly
+            ),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            p.check(
+                "Read",
+                &json!({"file_path": "apps/../secrets/x"}),
+                Risk::ReadOnly
+            ),
+            Decision::Deny(_)
+        ));
+        assert_eq!(
+            p.check(
+                "Read",
+                &json!({"file_path": "apps/web/x.yaml"}),
+                Risk::ReadOnly
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            p.check(
+                "Edit",
+                &json!({"file_path": "apps/web/x.yaml"}),
+                Risk::Write
+            ),
+            Decision::Allow
+        );
+        assert!(matches!(
+            p.check("Edit", &json!({"file_path": "README.md"}), Risk::Write),
+            Decision::Ask(_)
+        ));
+        assert!(matches!(
+            p.check("Read", &json!({"file_path": "/etc/passwd"}), Risk::ReadOnly),
+            Decision::Deny(_)
+        ));
+    }
+
+    #[test]
+    fn mcp_wildcards() {
+        let p = perms(&[], &[], &["mcp__kubernetes__*", "mcp__github"]);
+        assert!(matches!(
+            p.check("mcp__kubernetes__kubectl_delete", &json!({}), Risk::Mutate),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            p.check("mcp__github__create_issue", &json!({}), Risk::Mutate),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            p.check("mcp__other__x", &json!({}), Risk::Mutate),
+            Decision::Ask(_)
+        ));
+    }
+
+    #[test]
+    fn settings_files_are_read_and_bad_json_names_the_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join(".claude")).unwrap();
+        std::fs::write(
+            root.join(".claude/settings.json"),
+            r#"{"permissions": {"allow": ["Bash(git status:*)"], "deny": ["Bash(rm:*)"]}}"#,
+        )
+        .unwrap();
+        let p = Permissions::load(root, root, None, &RuleLists::default()).unwrap();
+        assert_eq!(p.check_shell("git status"), Decision::Allow);
+        assert!(matches!(p.check_shell("rm x"), Decision::Deny(r) if r.contains("settings.json")));
+        std::fs::write(
+            root.join(".claude/settings.local.json"),
+            "{\n  \"permissions\": [,\n}",
+        )
+        .unwrap();
+        let err = Permissions::load(root, root, None, &RuleLists::default()).unwrap_err();
+        assert!(err.to_string().contains("settings.local.json:2:"), "{err}");
+    }
+}

@@ -239,3 +239,21 @@ fn readme_main_job_renders_the_example_overlay() {
         "{text}"
     );
 }
+
+#[test]
+fn secrets_in_inlined_files_and_snippet_output_are_redacted() {
+    let sb = Sandbox::new();
+    sb.write(
+        "apps/db/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-hunter2\n",
+    );
+    sb.write(
+        ".claude/commands/show.md",
+        "File:\n@apps/db/secret.yaml\nShell:\n!`cat apps/db/secret.yaml`\n",
+    );
+    let out = sb.run(&["commands", "render", "show"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert_eq!(text.matches("password: <redacted>").count(), 2, "{text}");
+}

@@ -653,7 +653,9 @@ impl Engine {
                 },
             },
         };
-        let (content, truncated) = cap(&output.content, self.limits.max_tool_output_bytes);
+        // Every result is redacted again here, whatever the tool did: defence in depth.
+        let redacted = agentops_tools::redact::redact_text(&output.content);
+        let (content, truncated) = cap(&redacted, self.limits.max_tool_output_bytes);
         self.events.emit(Event::ToolResult {
             agent: agent.name.clone(),
             id: call.id.clone(),

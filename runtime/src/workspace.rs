@@ -98,8 +98,10 @@ impl Workspace {
         args: &Arguments,
     ) -> Result<(CommandDefinition, Expansion), RenderError> {
         let cmd = agentops_commands::resolve(commands, name)?;
-        let expansion =
+        let mut expansion =
             agentops_commands::expand(cmd, args, &self.expand_options(), &self.command_shell())?;
+        // Inlined files and command output may hold Secrets: redacted before anyone sees them.
+        expansion.prompt = agentops_tools::redact::redact_text(&expansion.prompt);
         Ok((cmd.clone(), expansion))
     }
 }

@@ -717,3 +717,96 @@ async fn an_identical_repeated_call_is_answered_not_rerun() {
         "{last:?}"
     );
 }
+
+#[tokio::test]
+async fn a_secret_value_never_reaches_the_model_or_the_events() {
+    const VALUE: &str = "czNjcjN0LXBhc3N3b3Jk"; // base64 of s3cr3t-password
+    const PLAIN: &str = "s3cr3t-password";
+    let mut f = Fixture::new(vec![
+        calls(&[
+            ("r", "Read", r#"{"file_path": "apps/db/secret.yaml"}"#),
+            ("g", "Grep", r#"{"pattern": "password"}"#),
+            ("k", "kustomize_build", r#"{"path": "apps/db"}"#),
+            (
+                "b",
+                "Bash",
+                r#"{"command": "cat apps/db/secret.yaml; echo token: abcdefghijklmnop1234"}"#,
+            ),
+        ]),
+        text("done"),
+    ])
+    .await;
+    let root = f.engine.tool_ctx.root.clone();
+    std::fs::create_dir_all(root.join("apps/db")).unwrap();
+    std::fs::write(
+        root.join("apps/db/secret.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {VALUE}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("apps/db/kustomization.yaml"),
+        format!("resources:\n  - secret.yaml\nsecretGenerator:\n  - name: generated\n    literals:\n      - password={PLAIN}\n"),
+    )
+    .unwrap();
+    f.engine
+        .permissions
+        .allow
+        .push(agentops_runtime::permissions::Rule::parse(
+            "Bash(cat:*)",
+            "test",
+        ));
+    f.engine
+        .permissions
+        .allow
+        .push(agentops_runtime::permissions::Rule::parse(
+            "Bash(echo:*)",
+            "test",
+        ));
+    let a =
+        agent("---\nname: a\ndescription: d\ntools: Read, Grep, kustomize_build, Bash\n---\nx\n");
+    f.engine
+        .run(&a, "show me the db secret", None)
+        .await
+        .unwrap();
+
+    // Tool results as the model got them and as the event stream carried them.
+    let sent: String = tool_messages(&f.server.requests()[1].body)
+        .into_iter()
+        .map(|(_, content)| content)
+        .collect();
+    let events: String = f
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { content, .. } => Some(content),
+            _ => None,
+        })
+        .collect();
+    for leaked in [VALUE, PLAIN, "abcdefghijklmnop1234"] {
+        assert!(!sent.contains(leaked), "{leaked} reached the model: {sent}");
+        assert!(!events.contains(leaked), "{leaked} reached the events");
+    }
+    // The tools really ran: their redacted results are there.
+    let results = tool_messages(&f.server.requests()[1].body);
+    assert!(results[0].1.contains("password: <redacted>"), "{results:?}");
+    assert!(
+        results[1]
+            .1
+            .contains("apps/db/secret.yaml:6:  password: <redacted>"),
+        "{results:?}"
+    );
+    assert!(
+        results[1]
+            .1
+            .contains("apps/db/kustomization.yaml:6:      - password=<redacted>"),
+        "{results:?}"
+    );
+    assert!(
+        results[2].1.contains("name: generated-"),
+        "kustomize rendered: {results:?}"
+    );
+    assert!(results[2].1.contains("password: <redacted>"), "{results:?}");
+    assert!(results[3].1.contains("token: <redacted>"), "{results:?}");
+}

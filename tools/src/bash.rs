@@ -57,7 +57,9 @@ impl Tool for BashTool {
                 timeout,
             };
             tokio::task::spawn_blocking(move || match shell::run(&cmd) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    r.stdout = crate::redact::redact_text(&r.stdout);
+                    r.stderr = crate::redact::redact_text(&r.stderr);
                     let mut text = String::new();
                     if r.timed_out {
                         text.push_str(&format!("timed out after {}s\n", cmd.timeout.as_secs()));

@@ -43,7 +43,8 @@ impl Tool for KustomizeBuildTool {
                 Err(e) => return ToolOutput::error(e.to_string()),
             };
             match render(&dir, ctx.timeout).await {
-                Ok(yaml) => ToolOutput::ok(yaml),
+                // Rendered Secrets (secretGenerator, committed Secrets) never reach the model.
+                Ok(yaml) => ToolOutput::ok(crate::redact::redact_text(&yaml)),
                 Err(e) => ToolOutput::error(format!("{} does not build: {e}", input.path)),
             }
         }

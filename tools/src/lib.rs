@@ -5,6 +5,7 @@ pub mod bash;
 pub mod files;
 pub mod kustomize;
 pub mod path;
+pub mod redact;
 pub mod registry;
 pub mod shell;
 pub mod tool;

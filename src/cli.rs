@@ -36,6 +36,31 @@ pub enum Command {
     Lint(LintArgs),
     /// Run a prompt or `/command args` headless through the agent loop.
     Run(RunArgs),
+    /// Render every kustomization (in parallel, cached) and check compliance policies; no model.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Folder to validate (default: the repository).
+    pub path: Option<PathBuf>,
+    /// Only this app (a folder name in the path, e.g. `apps/<app>/…`).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only this environment (a folder name in the path, e.g. `overlays/<env>`).
+    #[arg(long)]
+    pub env: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ValidateFormat,
+    /// Render everything again instead of reusing cached renders.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod cmd_agents;
 mod cmd_commands;
 mod cmd_lint;
 mod cmd_run;
+mod cmd_validate;
 mod exit;
 mod output;
 
@@ -59,5 +60,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Agents(sub) => cmd_agents::run(&sub, &open()?),
         Command::Commands(sub) => cmd_commands::run(&sub, &open()?),
         Command::Run(args) => cmd_run::run(&args, &open()?, cli.verbose),
+        Command::Validate(args) => cmd_validate::run(&args, &open()?),
     }
 }

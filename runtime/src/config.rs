@@ -45,6 +45,8 @@ pub struct Config {
     pub limits: Limits,
     /// Permission rules in Claude Code's syntax, merged with `.claude/settings.json`.
     pub permissions: crate::permissions::RuleLists,
+    /// Compliance rules for the validation gates.
+    pub policy: crate::policy::PolicyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -84,3 +84,209 @@ pub async fn render(dir: &Path, timeout: std::time::Duration) -> Result<String, 
     }
     Err(last_err)
 }
+
+/// File names kustomize accepts for a kustomization.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The kustomization file of `dir`, if it has one.
+pub fn kustomization_file(dir: &Path) -> Option<std::path::PathBuf> {
+    KUSTOMIZATION_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+/// Every folder under `root` with a kustomization, sorted (skips `.git`, `.agentops`,
+/// `node_modules`, `target`).
+pub fn find_kustomizations(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !matches!(
+                    e.file_name().to_str(),
+                    Some(".git" | ".agentops" | "node_modules" | "target")
+                )
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_dir() && kustomization_file(e.path()).is_some())
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    out.sort();
+    out
+}
+
+/// The local files a build of `dir` reads: everything under it, and (recursively) every local
+/// folder or file its kustomization names (`resources`, `components`, patches, generators).
+/// Used as the render cache key, so editing any of them re-renders the overlay.
+pub fn input_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = std::collections::BTreeSet::new();
+    let mut queue = vec![dir.to_path_buf()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(d) = queue.pop() {
+        let Ok(canonical) = d.canonicalize() else {
+            continue;
+        };
+        if !seen.insert(canonical.clone()) {
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(&canonical)
+            .max_depth(8)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.file_type().is_file() {
+                files.insert(entry.into_path());
+            }
+        }
+        let Some(k) = kustomization_file(&canonical) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&k) else {
+            continue;
+        };
+        let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let mut strings = Vec::new();
+        collect_strings(&value, &mut strings);
+        for s in strings {
+            if s.contains("://") || s.contains('\n') || s.len() > 300 {
+                continue;
+            }
+            let candidate = canonical.join(&s);
+            if candidate.is_dir() {
+                queue.push(candidate);
+            } else if candidate.is_file()
+                && let Ok(c) = candidate.canonicalize()
+            {
+                files.insert(c);
+            }
+        }
+    }
+    files.into_iter().collect()
+}
+
+fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// A stable hash of `files` (paths relative to `base` and contents) plus `salt`.
+pub fn inputs_hash(base: &Path, files: &[std::path::PathBuf], salt: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    for f in files {
+        let rel = f.strip_prefix(base).unwrap_or(f);
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update([0]);
+        if let Ok(bytes) = std::fs::read(f) {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(&bytes);
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What one render produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rendered {
+    pub ok: bool,
+    /// The YAML on success, the error on failure.
+    pub output: String,
+    /// kustomize's warnings (deprecations) from stderr.
+    pub warnings: Vec<String>,
+}
+
+/// Renders `dir` keeping stderr warnings, with a content-addressed cache in `cache_dir`.
+/// Returns the result and whether it came from the cache.
+pub async fn render_cached(
+    dir: &Path,
+    cache_dir: Option<&Path>,
+    salt: &str,
+    timeout: std::time::Duration,
+) -> (Rendered, bool) {
+    let key = cache_dir.map(|c| {
+        let files = input_files(dir);
+        c.join(format!("{}.json", inputs_hash(dir, &files, salt)))
+    });
+    if let Some(path) = &key
+        && let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(hit) = serde_json::from_str::<Rendered>(&text)
+    {
+        return (hit, true);
+    }
+    let rendered = render_full(dir, timeout).await;
+    if let Some(path) = &key {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        // Write then rename, so a concurrent reader never sees half a file.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if serde_json::to_vec(&rendered).is_ok_and(|bytes| std::fs::write(&tmp, bytes).is_ok()) {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+    (rendered, false)
+}
+
+async fn render_full(dir: &Path, timeout: std::time::Duration) -> Rendered {
+    let output = tokio::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let child = match output {
+        Ok(c) => c,
+        Err(e) => {
+            return Rendered {
+                ok: false,
+                output: format!("cannot run kubectl kustomize: {e}"),
+                warnings: Vec::new(),
+            };
+        }
+    };
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(o)) => {
+            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+            let warnings: Vec<String> = stderr
+                .lines()
+                .filter(|l| l.contains("deprecated") || l.starts_with("# Warning"))
+                .map(|l| l.trim_start_matches("# Warning: ").trim().to_string())
+                .collect();
+            if o.status.success() {
+                Rendered {
+                    ok: true,
+                    output: String::from_utf8_lossy(&o.stdout).into_owned(),
+                    warnings,
+                }
+            } else {
+                Rendered {
+                    ok: false,
+                    output: stderr.trim().to_string(),
+                    warnings,
+                }
+            }
+        }
+        Ok(Err(e)) => Rendered {
+            ok: false,
+            output: format!("kubectl kustomize failed: {e}"),
+            warnings: Vec::new(),
+        },
+        Err(_) => Rendered {
+            ok: false,
+            output: format!("timed out after {}s", timeout.as_secs()),
+            warnings: Vec::new(),
+        },
+    }
+}

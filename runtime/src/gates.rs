@@ -1,0 +1,223 @@
+//! The validation gates, in order: render every kustomization (in parallel, cached by a hash
+//! of its inputs) → compliance policies on the rendered objects (→ Kubernetes/CRD schemas and
+//! the before/after diff are the next gates to land here, DESIGN.md §3).
+//! `agentops validate` runs them with no model.
+
+use crate::policy::{self, Finding, PolicyConfig, Severity};
+use agentops_tools::kustomize::{find_kustomizations, render_cached};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum OverlayStatus {
+    Ok,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OverlayResult {
+    /// Relative to the validated folder.
+    pub path: String,
+    pub status: OverlayStatus,
+    pub objects: usize,
+    /// Why it failed to build (kustomize's own message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub cached: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub overlays: usize,
+    pub failed: usize,
+    pub objects: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidateReport {
+    pub overlays: Vec<OverlayResult>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl ValidateReport {
+    /// A failed build or an error finding.
+    pub fn failed(&self) -> bool {
+        self.summary.failed > 0 || self.summary.errors > 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Only kustomizations whose path has this folder (`apps/<app>/…`).
+    pub app: Option<String>,
+    /// Only kustomizations whose path has this folder (`overlays/<env>`).
+    pub env: Option<String>,
+    /// Where rendered results are cached by input hash; `None` renders everything.
+    pub cache_dir: Option<PathBuf>,
+    /// kubectl processes at once.
+    pub parallel: usize,
+    pub timeout: Duration,
+}
+
+fn matches_filter(rel: &Path, app: Option<&str>, env: Option<&str>) -> bool {
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    app.is_none_or(|a| parts.iter().any(|p| p == a))
+        && env.is_none_or(|e| parts.last().is_some_and(|l| l == e) || parts.iter().any(|p| p == e))
+}
+
+/// Parses `kubectl kustomize` output into objects (empty documents dropped).
+pub fn parse_objects(yaml: &str) -> Result<Vec<Value>, String> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        budget: None,
+    };
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(yaml, options)
+        .map_err(|e| e.without_snippet().to_string())?;
+    Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+}
+
+/// Runs the gates over every kustomization under `root`.
+pub async fn validate(
+    root: &Path,
+    policy_config: &PolicyConfig,
+    options: &ValidateOptions,
+) -> ValidateReport {
+    let started = Instant::now();
+    let dirs: Vec<PathBuf> = find_kustomizations(root)
+        .into_iter()
+        .filter(|d| {
+            let rel = d.strip_prefix(root).unwrap_or(d);
+            matches_filter(rel, options.app.as_deref(), options.env.as_deref())
+        })
+        .collect();
+    let salt = kubectl_version().await;
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.parallel.max(1)));
+    let mut tasks = Vec::new();
+    for dir in dirs {
+        let semaphore = semaphore.clone();
+        let cache = options.cache_dir.clone();
+        let salt = salt.clone();
+        let timeout = options.timeout;
+        tasks.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let (rendered, cached) = render_cached(&dir, cache.as_deref(), &salt, timeout).await;
+            (dir, rendered, cached)
+        }));
+    }
+    let mut overlays = Vec::new();
+    let mut findings = Vec::new();
+    for task in tasks {
+        let Ok((dir, rendered, cached)) = task.await else {
+            continue;
+        };
+        let rel = dir.strip_prefix(root).unwrap_or(&dir);
+        let rel = if rel.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            rel.display().to_string()
+        };
+        for w in &rendered.warnings {
+            if policy_config.severity("kustomize-deprecation") != Severity::Off {
+                findings.push(Finding {
+                    rule: "kustomize-deprecation".into(),
+                    severity: policy_config.severity("kustomize-deprecation"),
+                    file: rel.clone(),
+                    object: "Kustomization".into(),
+                    message: w.clone(),
+                });
+            }
+        }
+        if !rendered.ok {
+            overlays.push(OverlayResult {
+                path: rel,
+                status: OverlayStatus::Failed,
+                objects: 0,
+                error: Some(rendered.output),
+                cached,
+            });
+            continue;
+        }
+        match parse_objects(&rendered.output) {
+            Ok(objects) => {
+                findings.extend(policy::check(policy_config, &rel, &objects));
+                overlays.push(OverlayResult {
+                    path: rel,
+                    status: OverlayStatus::Ok,
+                    objects: objects.len(),
+                    error: None,
+                    cached,
+                });
+            }
+            Err(e) => overlays.push(OverlayResult {
+                path: rel,
+                status: OverlayStatus::Failed,
+                objects: 0,
+                error: Some(format!("rendered output is not valid YAML: {e}")),
+                cached,
+            }),
+        }
+    }
+    let summary = Summary {
+        overlays: overlays.len(),
+        failed: overlays
+            .iter()
+            .filter(|o| o.status == OverlayStatus::Failed)
+            .count(),
+        objects: overlays.iter().map(|o| o.objects).sum(),
+        errors: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count(),
+        warnings: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warn)
+            .count(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    ValidateReport {
+        overlays,
+        findings,
+        summary,
+    }
+}
+
+/// Part of the cache key: a different kustomize may render differently.
+async fn kubectl_version() -> String {
+    tokio::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .await
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_by_app_and_env() {
+        let p = Path::new("apps/web/overlays/prod");
+        assert!(matches_filter(p, Some("web"), Some("prod")));
+        assert!(!matches_filter(p, Some("db"), None));
+        assert!(!matches_filter(p, None, Some("dev")));
+    }
+
+    #[test]
+    fn parses_multi_document_output() {
+        let objs = parse_objects("a: 1\n---\n---\nkind: X\nb: yes\n").unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1]["b"], "yes");
+    }
+}

@@ -1,0 +1,237 @@
+//! `agentops validate`: real `kubectl kustomize` renders (parallel, cached by input hash) and
+//! compliance policies, on the bundled example and on GitOps trees written by others.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Sandbox, agentops, corpus, json, stderr};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+fn example_copy(sb: &Sandbox) {
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/platform"),
+        &sb.repo(),
+    );
+}
+
+fn overlay<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["overlays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == path)
+        .unwrap_or_else(|| panic!("no overlay {path}"))
+}
+
+#[test]
+fn the_example_repo_passes_every_gate() {
+    let sb = Sandbox::new();
+    example_copy(&sb);
+    let out = sb.run(&["validate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["summary"]["overlays"], 12);
+    assert_eq!(r["summary"]["failed"], 0);
+    assert_eq!(r["summary"]["objects"], 60);
+    assert_eq!(
+        r["findings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r["findings"]
+    );
+    assert_eq!(overlay(&r, "apps/web/overlays/prod")["objects"], 5);
+
+    let out = sb.run(&[
+        "validate", "--app", "postgres", "--env", "prod", "--format", "json",
+    ]);
+    let r = json(&out);
+    assert_eq!(r["summary"]["overlays"], 1);
+    assert_eq!(r["overlays"][0]["path"], "apps/postgres/overlays/prod");
+}
+
+#[test]
+fn cache_reuses_unchanged_renders_and_rerenders_what_changed() {
+    let sb = Sandbox::new();
+    example_copy(&sb);
+    let first = json(&sb.run(&["validate", "--format", "json"]));
+    assert!(
+        first["overlays"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["cached"] == false)
+    );
+    let second = json(&sb.run(&["validate", "--format", "json"]));
+    assert!(
+        second["overlays"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["cached"] == true)
+    );
+
+    // One file of one base changes: that base and its three overlays render again.
+    let deployment = sb.repo().join("apps/web/base/deployment.yaml");
+    let text = std::fs::read_to_string(&deployment).unwrap();
+    std::fs::write(&deployment, text.replace("cpu: 500m", "cpu: 750m")).unwrap();
+    let third = json(&sb.run(&["validate", "--format", "json"]));
+    let rerendered: Vec<&str> = third["overlays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["cached"] == false)
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rerendered,
+        [
+            "apps/web/base",
+            "apps/web/overlays/dev",
+            "apps/web/overlays/prod",
+            "apps/web/overlays/staging"
+        ]
+    );
+}
+
+#[test]
+fn policy_findings_name_file_object_and_rule_and_fail_the_run() {
+    let sb = Sandbox::new();
+    example_copy(&sb);
+    sb.write(
+        "agentops.toml",
+        "[policy]\napproved_registries = [\"registry.example.com/\", \"quay.io/prometheus/\"]\n",
+    );
+    let deployment = sb.repo().join("apps/web/base/deployment.yaml");
+    let text = std::fs::read_to_string(&deployment).unwrap();
+    let without_limits = text.replace(
+        "            limits:\n              cpu: 500m\n              memory: 256Mi\n",
+        "",
+    );
+    assert_ne!(text, without_limits);
+    std::fs::write(&deployment, without_limits).unwrap();
+    let out = sb.run(&["validate", "--env", "prod", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = json(&out);
+    let findings: Vec<(String, String, String)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().into(),
+                f["file"].as_str().unwrap().into(),
+                f["object"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        findings.contains(&(
+            "resource-limits".into(),
+            "apps/web/overlays/prod".into(),
+            "Deployment/web-prod/web".into()
+        )),
+        "{findings:?}"
+    );
+    // postgres comes from docker.io, which is not approved.
+    assert!(
+        findings.contains(&(
+            "approved-registries".into(),
+            "apps/postgres/overlays/prod".into(),
+            "StatefulSet/data-prod/postgres".into()
+        )),
+        "{findings:?}"
+    );
+
+    let text = common::stdout(&sb.run(&["validate", "--env", "prod"]));
+    assert!(text.contains("error: apps/web/overlays/prod: Deployment/web-prod/web [resource-limits] container `web` has no resources.limits"), "{text}");
+}
+
+/// BUILDS.tsv: which kustomizations of the corpus build offline, and why the others do not.
+fn builds() -> BTreeMap<String, (String, String, u64)> {
+    let tsv = std::fs::read_to_string(corpus().join("gitops/BUILDS.tsv")).unwrap();
+    tsv.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let path = format!("{}/{}", c[0].replace('/', "__"), c[1]);
+            (
+                path,
+                (
+                    c[3].to_string(),
+                    c[5].to_string(),
+                    c[4].parse().unwrap_or(0),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_gitops_corpus_renders_as_builds_tsv_says_with_real_reasons_and_findings() {
+    let gitops = corpus().join("gitops");
+    let home = tempfile::tempdir().unwrap();
+    let out = agentops(&gitops, home.path(), &["validate", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "failures and findings exist: {}",
+        stderr(&out)
+    );
+    let r = json(&out);
+    let expected = builds();
+    assert_eq!(
+        r["summary"]["overlays"].as_u64().unwrap() as usize,
+        expected.len()
+    );
+    for o in r["overlays"].as_array().unwrap() {
+        let path = o["path"].as_str().unwrap();
+        let (result, category, objects) = expected
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} not in BUILDS.tsv"));
+        if result == "ok" {
+            assert_eq!(o["status"], "ok", "{path}: {}", o["error"]);
+            assert_eq!(o["objects"].as_u64().unwrap(), *objects, "{path}");
+        } else {
+            assert_eq!(o["status"], "failed", "{path}");
+            let error = o["error"].as_str().unwrap();
+            let why = if category.starts_with("helmCharts") {
+                "helm"
+            } else if category.starts_with("remote") {
+                "https://"
+            } else {
+                "no such file or directory"
+            };
+            assert!(error.contains(why), "{path} ({category}): {error}");
+        }
+    }
+    assert_eq!(r["summary"]["failed"], 18);
+    let findings = r["findings"].as_array().unwrap();
+    let limits = findings
+        .iter()
+        .find(|f| {
+            f["rule"] == "resource-limits"
+                && f["file"] == "kubernetes-sigs__kustomize/examples/helloWorld"
+        })
+        .unwrap_or_else(|| panic!("no limits finding for helloWorld"));
+    assert_eq!(limits["object"], "Deployment/the-deployment");
+    assert_eq!(limits["severity"], "error");
+    assert!(findings.iter().any(|f| f["rule"] == "kustomize-deprecation"
+        && f["file"] == "kubernetes-sigs__kustomize/examples/helloWorld"
+        && f["message"].as_str().unwrap().contains("commonLabels")));
+}

@@ -4,7 +4,9 @@
 //! `agentops validate` runs them with no model.
 
 use crate::policy::{self, Finding, PolicyConfig, Severity};
-use agentops_tools::kustomize::{find_kustomizations, render_cached};
+use agentops_tools::kustomize::{
+    FileHashes, find_kustomizations, input_files, inputs_hash, render_cached, write_atomic,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -87,6 +89,59 @@ pub fn parse_objects(yaml: &str) -> Result<Vec<Value>, String> {
     Ok(docs.into_iter().filter(|d| d.is_object()).collect())
 }
 
+/// What the gates concluded about one kustomization; cached by input and policy hash, so an
+/// unchanged overlay costs neither a render nor a parse.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Checked {
+    ok: bool,
+    objects: usize,
+    error: Option<String>,
+    findings: Vec<Finding>,
+}
+
+fn check_rendered(
+    rendered: &agentops_tools::kustomize::Rendered,
+    policy_config: &PolicyConfig,
+    file: &str,
+) -> Checked {
+    let mut findings = Vec::new();
+    let deprecation = policy_config.severity("kustomize-deprecation");
+    if deprecation != Severity::Off {
+        findings.extend(rendered.warnings.iter().map(|w| Finding {
+            rule: "kustomize-deprecation".into(),
+            severity: deprecation,
+            file: file.to_string(),
+            object: "Kustomization".into(),
+            message: w.clone(),
+        }));
+    }
+    if !rendered.ok {
+        return Checked {
+            ok: false,
+            objects: 0,
+            error: Some(rendered.output.clone()),
+            findings,
+        };
+    }
+    match parse_objects(&rendered.output) {
+        Ok(objects) => {
+            findings.extend(policy::check(policy_config, file, &objects));
+            Checked {
+                ok: true,
+                objects: objects.len(),
+                error: None,
+                findings,
+            }
+        }
+        Err(e) => Checked {
+            ok: false,
+            objects: 0,
+            error: Some(format!("rendered output is not valid YAML: {e}")),
+            findings,
+        },
+    }
+}
+
 /// Runs the gates over every kustomization under `root`.
 pub async fn validate(
     root: &Path,
@@ -102,71 +157,105 @@ pub async fn validate(
         })
         .collect();
     let salt = kubectl_version().await;
+    let policy_hash = {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{policy_config:?}").as_bytes());
+        digest
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let hashes = Arc::new(match &options.cache_dir {
+        Some(c) => FileHashes::load(&c.join("files.json")),
+        None => FileHashes::default(),
+    });
+    let policy_config = Arc::new(policy_config.clone());
     let semaphore = Arc::new(tokio::sync::Semaphore::new(options.parallel.max(1)));
     let mut tasks = Vec::new();
     for dir in dirs {
-        let semaphore = semaphore.clone();
-        let cache = options.cache_dir.clone();
-        let salt = salt.clone();
-        let timeout = options.timeout;
-        tasks.push(tokio::spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            let (rendered, cached) = render_cached(&dir, cache.as_deref(), &salt, timeout).await;
-            (dir, rendered, cached)
-        }));
-    }
-    let mut overlays = Vec::new();
-    let mut findings = Vec::new();
-    for task in tasks {
-        let Ok((dir, rendered, cached)) = task.await else {
-            continue;
-        };
         let rel = dir.strip_prefix(root).unwrap_or(&dir);
         let rel = if rel.as_os_str().is_empty() {
             ".".to_string()
         } else {
             rel.display().to_string()
         };
-        for w in &rendered.warnings {
-            if policy_config.severity("kustomize-deprecation") != Severity::Off {
-                findings.push(Finding {
-                    rule: "kustomize-deprecation".into(),
-                    severity: policy_config.severity("kustomize-deprecation"),
-                    file: rel.clone(),
-                    object: "Kustomization".into(),
-                    message: w.clone(),
-                });
+        let semaphore = semaphore.clone();
+        let cache = options.cache_dir.clone();
+        let salt = salt.clone();
+        let hashes = hashes.clone();
+        let policy_config = policy_config.clone();
+        let policy_hash = policy_hash.clone();
+        let timeout = options.timeout;
+        tasks.push(tokio::spawn(async move {
+            let key = match &cache {
+                Some(_) => {
+                    let dir = dir.clone();
+                    tokio::task::spawn_blocking(move || {
+                        inputs_hash(&dir, &input_files(&dir), &salt, &hashes)
+                    })
+                    .await
+                    .ok()
+                }
+                None => None,
+            };
+            let checked_path = cache
+                .as_ref()
+                .zip(key.as_ref())
+                .map(|(c, k)| c.join(format!("{k}.{policy_hash}.checked.json")));
+            if let Some(path) = &checked_path
+                && let Ok(bytes) = std::fs::read(path)
+                && let Ok(mut checked) = serde_json::from_slice::<Checked>(&bytes)
+            {
+                checked
+                    .findings
+                    .iter_mut()
+                    .for_each(|f| f.file.clone_from(&rel));
+                return (rel, checked, true);
             }
-        }
-        if !rendered.ok {
-            overlays.push(OverlayResult {
-                path: rel,
-                status: OverlayStatus::Failed,
+            let _permit = semaphore.acquire_owned().await;
+            let (rendered, cached) =
+                render_cached(&dir, cache.as_deref().zip(key.as_deref()), timeout).await;
+            let file = rel.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                check_rendered(&rendered, &policy_config, &file)
+            })
+            .await
+            .unwrap_or_else(|e| Checked {
+                ok: false,
                 objects: 0,
-                error: Some(rendered.output),
-                cached,
+                error: Some(format!("check failed: {e}")),
+                findings: Vec::new(),
             });
-            continue;
-        }
-        match parse_objects(&rendered.output) {
-            Ok(objects) => {
-                findings.extend(policy::check(policy_config, &rel, &objects));
-                overlays.push(OverlayResult {
-                    path: rel,
-                    status: OverlayStatus::Ok,
-                    objects: objects.len(),
-                    error: None,
-                    cached,
-                });
+            if let Some(path) = &checked_path
+                && let Ok(bytes) = serde_json::to_vec(&checked)
+            {
+                write_atomic(path, &bytes);
             }
-            Err(e) => overlays.push(OverlayResult {
-                path: rel,
-                status: OverlayStatus::Failed,
-                objects: 0,
-                error: Some(format!("rendered output is not valid YAML: {e}")),
-                cached,
-            }),
-        }
+            (rel, checked, cached)
+        }));
+    }
+    let mut overlays = Vec::new();
+    let mut findings = Vec::new();
+    for task in tasks {
+        let Ok((path, checked, cached)) = task.await else {
+            continue;
+        };
+        findings.extend(checked.findings);
+        overlays.push(OverlayResult {
+            path,
+            status: if checked.ok {
+                OverlayStatus::Ok
+            } else {
+                OverlayStatus::Failed
+            },
+            objects: checked.objects,
+            error: checked.error,
+            cached,
+        });
+    }
+    if let Some(c) = &options.cache_dir {
+        hashes.save(&c.join("files.json"));
     }
     let summary = Summary {
         overlays: overlays.len(),

@@ -178,8 +178,81 @@ fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// Content hashes of files, reused while a file's size and modification time are unchanged
+/// (as make and ninja do), kept on disk between runs.
+#[derive(Debug, Default)]
+pub struct FileHashes {
+    stamps: std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, FileStamp>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct FileStamp {
+    size: u64,
+    mtime_ns: u128,
+    sha256: String,
+}
+
+impl FileHashes {
+    pub fn load(path: &Path) -> Self {
+        let stamps = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        Self {
+            stamps: std::sync::Mutex::new(stamps),
+        }
+    }
+
+    pub fn save(&self, path: &Path) {
+        if let Ok(stamps) = self.stamps.lock()
+            && let Ok(bytes) = serde_json::to_vec(&*stamps)
+        {
+            write_atomic(path, &bytes);
+        }
+    }
+
+    /// The sha256 of `file`, read only when it changed since it was last hashed.
+    pub fn hash(&self, file: &Path) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let meta = std::fs::metadata(file).ok()?;
+        let mtime_ns = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        if let Ok(stamps) = self.stamps.lock()
+            && let Some(s) = stamps.get(file)
+            && s.size == meta.len()
+            && s.mtime_ns == mtime_ns
+        {
+            return Some(s.sha256.clone());
+        }
+        let bytes = std::fs::read(file).ok()?;
+        let sha256: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if let Ok(mut stamps) = self.stamps.lock() {
+            stamps.insert(
+                file.to_path_buf(),
+                FileStamp {
+                    size: meta.len(),
+                    mtime_ns,
+                    sha256: sha256.clone(),
+                },
+            );
+        }
+        Some(sha256)
+    }
+}
+
 /// A stable hash of `files` (paths relative to `base` and contents) plus `salt`.
-pub fn inputs_hash(base: &Path, files: &[std::path::PathBuf], salt: &str) -> String {
+pub fn inputs_hash(
+    base: &Path,
+    files: &[std::path::PathBuf],
+    salt: &str,
+    hashes: &FileHashes,
+) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
@@ -187,12 +260,20 @@ pub fn inputs_hash(base: &Path, files: &[std::path::PathBuf], salt: &str) -> Str
         let rel = f.strip_prefix(base).unwrap_or(f);
         h.update(rel.to_string_lossy().as_bytes());
         h.update([0]);
-        if let Ok(bytes) = std::fs::read(f) {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(&bytes);
-        }
+        h.update(hashes.hash(f).unwrap_or_default().as_bytes());
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes through a temporary file and a rename, so a concurrent reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, bytes).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
 }
 
 /// What one render produced.
@@ -205,34 +286,25 @@ pub struct Rendered {
     pub warnings: Vec<String>,
 }
 
-/// Renders `dir` keeping stderr warnings, with a content-addressed cache in `cache_dir`.
+/// Renders `dir`, reusing the result stored under `key` in `cache_dir` when there is one.
 /// Returns the result and whether it came from the cache.
 pub async fn render_cached(
     dir: &Path,
-    cache_dir: Option<&Path>,
-    salt: &str,
+    cache: Option<(&Path, &str)>,
     timeout: std::time::Duration,
 ) -> (Rendered, bool) {
-    let key = cache_dir.map(|c| {
-        let files = input_files(dir);
-        c.join(format!("{}.json", inputs_hash(dir, &files, salt)))
-    });
-    if let Some(path) = &key
-        && let Ok(text) = std::fs::read_to_string(path)
-        && let Ok(hit) = serde_json::from_str::<Rendered>(&text)
+    let path = cache.map(|(dir, key)| dir.join(format!("{key}.json")));
+    if let Some(path) = &path
+        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(hit) = serde_json::from_slice::<Rendered>(&bytes)
     {
         return (hit, true);
     }
     let rendered = render_full(dir, timeout).await;
-    if let Some(path) = &key {
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        // Write then rename, so a concurrent reader never sees half a file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if serde_json::to_vec(&rendered).is_ok_and(|bytes| std::fs::write(&tmp, bytes).is_ok()) {
-            let _ = std::fs::rename(&tmp, path);
-        }
+    if let Some(path) = &path
+        && let Ok(bytes) = serde_json::to_vec(&rendered)
+    {
+        write_atomic(path, &bytes);
     }
     (rendered, false)
 }

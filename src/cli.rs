@@ -61,6 +61,10 @@ pub struct ValidateArgs {
 pub enum ValidateFormat {
     Text,
     Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+    /// JUnit XML, for CI test reports.
+    Junit,
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,8 @@ pub fn run(args: &ValidateArgs, ws: &Workspace) -> CliResult {
     }
     match args.format {
         ValidateFormat::Json => print_json(&report)?,
+        ValidateFormat::Sarif => print_json(&crate::validate_formats::sarif(&report))?,
+        ValidateFormat::Junit => print(&crate::validate_formats::junit(&report)),
         ValidateFormat::Text => {
             let mut out = String::new();
             for o in &report.overlays {

@@ -9,6 +9,7 @@ mod cmd_run;
 mod cmd_validate;
 mod exit;
 mod output;
+mod validate_formats;
 
 use agentops_runtime::Workspace;
 use clap::Parser;

@@ -235,3 +235,83 @@ fn the_gitops_corpus_renders_as_builds_tsv_says_with_real_reasons_and_findings()
         && f["file"] == "kubernetes-sigs__kustomize/examples/helloWorld"
         && f["message"].as_str().unwrap().contains("commonLabels")));
 }
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema_and_junit_is_well_formed() {
+    let gitops = corpus().join("gitops/kubernetes-sigs__kustomize");
+    let home = tempfile::tempdir().unwrap();
+    let out = agentops(&gitops, home.path(), &["validate", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let sarif = json(&out);
+    // The schema's `run.language` pattern ends in `]?`, a literal `]` in ECMAScript regexes
+    // that Rust's regex syntax wants escaped; the escaped form means the same.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/sarif-2.1.0-rtm.5.json"),
+    )
+    .unwrap()
+    .replace("{2}]?$", "{2}\\\\]?$");
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "resource-limits"
+        && r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            == "examples/helloWorld/kustomization.yaml"
+        && r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+            == "Deployment/the-deployment"));
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "kustomize-deprecation" && r["level"] == "warning")
+    );
+    // Builds that fail are results too (the redhat-cop tree has broken paths and helm charts).
+    let redhat = corpus().join("gitops/redhat-cop__gitops-standards-repo-template");
+    let out = agentops(&redhat, home.path(), &["validate", "--format", "sarif"]);
+    let broken = json(&out);
+    assert!(validator.is_valid(&broken));
+    let builds = broken["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "kustomize-build")
+        .count();
+    assert_eq!(builds, 16);
+
+    let out = agentops(&gitops, home.path(), &["validate", "--format", "junit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = common::stdout(&out);
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let suites = doc.root_element();
+    assert_eq!(suites.tag_name().name(), "testsuites");
+    let cases: Vec<_> = suites
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let failures = suites
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert_eq!(
+        suites.attribute("tests").unwrap().parse::<usize>().unwrap(),
+        cases.len()
+    );
+    assert_eq!(
+        suites
+            .attribute("failures")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap(),
+        failures
+    );
+    assert!(failures > 0);
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.attribute("name") == Some("examples/helloWorld")
+                && c.attribute("classname") == Some("policy"))
+    );
+}

@@ -315,3 +315,31 @@ fn sarif_validates_against_the_sarif_2_1_0_schema_and_junit_is_well_formed() {
                 && c.attribute("classname") == Some("policy"))
     );
 }
+
+#[test]
+fn schema_gate_rejects_wrong_types_and_unknown_fields_with_the_object_and_path() {
+    let sb = Sandbox::new();
+    example_copy(&sb);
+    let patch = sb.repo().join("apps/web/overlays/dev/replicas.yaml");
+    let text = std::fs::read_to_string(&patch).unwrap();
+    std::fs::write(
+        &patch,
+        text.replace("replicas: 1", "replicas: one\n  revisionHistoryLimitt: 3"),
+    )
+    .unwrap();
+    let out = sb.run(&["validate", "--app", "web", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = json(&out);
+    let schema: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "schema")
+        .collect();
+    assert_eq!(schema.len(), 1, "{schema:?}");
+    assert_eq!(schema[0]["file"], "apps/web/overlays/dev");
+    assert_eq!(schema[0]["object"], "Deployment/web-dev/web");
+    let message = schema[0]["message"].as_str().unwrap();
+    assert!(message.contains("/spec/replicas"), "{message}");
+    assert!(message.contains("revisionHistoryLimitt"), "{message}");
+}

@@ -1,12 +1,14 @@
 //! The validation gates, in order: render every kustomization (in parallel, cached by a hash
-//! of its inputs) → compliance policies on the rendered objects (→ Kubernetes/CRD schemas and
-//! the before/after diff are the next gates to land here, DESIGN.md §3).
+//! of its inputs) → schema validation of every rendered object (Kubernetes and Argo CD CRD
+//! schemas, offline, strict) → compliance policies (→ the before/after diff is the next gate to
+//! land here, DESIGN.md §3).
 //! `agentops validate` runs them with no model.
 
 use crate::policy::{self, Finding, PolicyConfig, Severity};
 use agentops_tools::kustomize::{
     FileHashes, find_kustomizations, input_files, inputs_hash, render_cached, write_atomic,
 };
+use agentops_tools::schema::{SchemaCheck, SchemaStore};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -125,6 +127,7 @@ fn check_rendered(
     }
     match parse_objects(&rendered.output) {
         Ok(objects) => {
+            findings.extend(schema_findings(policy_config, file, &objects));
             findings.extend(policy::check(policy_config, file, &objects));
             Checked {
                 ok: true,
@@ -140,6 +143,47 @@ fn check_rendered(
             findings,
         },
     }
+}
+
+/// The schema gate: every object against the offline Kubernetes and CRD schemas.
+fn schema_findings(policy_config: &PolicyConfig, file: &str, objects: &[Value]) -> Vec<Finding> {
+    let invalid = policy_config.severity("schema");
+    let unknown = policy_config.severity("schema-unknown-kind");
+    let store = match SchemaStore::builtin() {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Finding {
+                rule: "schema".into(),
+                severity: Severity::Error,
+                file: file.to_string(),
+                object: "-".into(),
+                message: format!("the schema bundle is unreadable: {e}"),
+            }];
+        }
+    };
+    let mut out = Vec::new();
+    for obj in objects {
+        let finding = |rule: &str, severity, message: String| Finding {
+            rule: rule.to_string(),
+            severity,
+            file: file.to_string(),
+            object: policy::object_id(obj),
+            message,
+        };
+        match store.check(obj) {
+            SchemaCheck::Valid => {}
+            SchemaCheck::Invalid(problems) if invalid != Severity::Off => {
+                out.push(finding("schema", invalid, problems.join("; ")));
+            }
+            SchemaCheck::UnknownKind(kind) if unknown != Severity::Off => out.push(finding(
+                "schema-unknown-kind",
+                unknown,
+                format!("no schema for {kind} (Kubernetes {} and Argo CD CRDs are held); not schema-checked", store.version),
+            )),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Runs the gates over every kustomization under `root`.
@@ -159,7 +203,10 @@ pub async fn validate(
     let salt = kubectl_version().await;
     let policy_hash = {
         use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{policy_config:?}").as_bytes());
+        let schemas = SchemaStore::builtin()
+            .map(|s| s.version.clone())
+            .unwrap_or_default();
+        let digest = Sha256::digest(format!("{policy_config:?}{schemas}").as_bytes());
         digest
             .iter()
             .take(8)

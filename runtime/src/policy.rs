@@ -8,7 +8,8 @@
 //! resource-limits = "error"
 //! ```
 //!
-//! Rules: `resource-limits` (every container has `resources.limits`), `approved-registries`
+//! Rules: `schema` (the object matches its Kubernetes or CRD schema, unknown fields
+//! included), `schema-unknown-kind` (no schema is held for it), `resource-limits` (every container has `resources.limits`), `approved-registries`
 //! (images start with an approved prefix; off while the list is empty),
 //! `namespace-networkpolicy` (every namespace with workloads in the bundle has a
 //! NetworkPolicy in it), `required-labels` (on every object; off while the list is empty),
@@ -36,6 +37,8 @@ pub struct PolicyConfig {
 }
 
 pub const RULES: &[(&str, Severity)] = &[
+    ("schema", Severity::Error),
+    ("schema-unknown-kind", Severity::Warn),
     ("resource-limits", Severity::Error),
     ("approved-registries", Severity::Error),
     ("namespace-networkpolicy", Severity::Warn),

@@ -7,6 +7,7 @@ pub mod kustomize;
 pub mod path;
 pub mod redact;
 pub mod registry;
+pub mod schema;
 pub mod shell;
 pub mod tool;
 

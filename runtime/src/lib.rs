@@ -12,6 +12,7 @@ pub mod model;
 pub mod permissions;
 pub mod policy;
 pub mod providers;
+pub mod risk;
 pub mod shell;
 pub mod tool_mode;
 pub mod workspace;

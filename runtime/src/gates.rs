@@ -107,7 +107,7 @@ fn check_rendered(
     file: &str,
 ) -> Checked {
     let mut findings = Vec::new();
-    let deprecation = policy_config.severity("kustomize-deprecation");
+    let deprecation = policy_config.severity_for("kustomize-deprecation", file);
     if deprecation != Severity::Off {
         findings.extend(rendered.warnings.iter().map(|w| Finding {
             rule: "kustomize-deprecation".into(),
@@ -147,8 +147,8 @@ fn check_rendered(
 
 /// The schema gate: every object against the offline Kubernetes and CRD schemas.
 fn schema_findings(policy_config: &PolicyConfig, file: &str, objects: &[Value]) -> Vec<Finding> {
-    let invalid = policy_config.severity("schema");
-    let unknown = policy_config.severity("schema-unknown-kind");
+    let invalid = policy_config.severity_for("schema", file);
+    let unknown = policy_config.severity_for("schema-unknown-kind", file);
     let store = match SchemaStore::builtin() {
         Ok(s) => s,
         Err(e) => {

@@ -34,6 +34,33 @@ pub struct PolicyConfig {
     pub required_labels: Vec<String>,
     /// Per-rule severity overrides.
     pub severity: BTreeMap<String, Severity>,
+    /// Overrides for some overlays only; the last matching scope wins.
+    pub scope: Vec<PolicyScope>,
+}
+
+/// `[[policy.scope]]`: severities for overlays matching `paths` (globs relative to the
+/// validated folder) and/or `envs` (a folder name in the overlay's path, e.g. `prod`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyScope {
+    pub paths: Vec<String>,
+    pub envs: Vec<String>,
+    pub severity: BTreeMap<String, Severity>,
+}
+
+impl PolicyScope {
+    fn matches(&self, file: &str) -> bool {
+        let path_ok = self.paths.is_empty()
+            || self
+                .paths
+                .iter()
+                .any(|p| globset::Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(file)));
+        let env_ok = self.envs.is_empty()
+            || file
+                .split('/')
+                .any(|part| self.envs.iter().any(|e| e == part));
+        path_ok && env_ok
+    }
 }
 
 pub const RULES: &[(&str, Severity)] = &[
@@ -47,6 +74,16 @@ pub const RULES: &[(&str, Severity)] = &[
 ];
 
 impl PolicyConfig {
+    /// The severity of `rule` for findings in overlay `file`, scopes applied.
+    pub fn severity_for(&self, rule: &str, file: &str) -> Severity {
+        self.scope
+            .iter()
+            .rev()
+            .filter(|s| s.matches(file))
+            .find_map(|s| s.severity.get(rule).copied())
+            .unwrap_or_else(|| self.severity(rule))
+    }
+
     pub fn severity(&self, rule: &str) -> Severity {
         if let Some(s) = self.severity.get(rule) {
             return *s;
@@ -105,7 +142,7 @@ pub fn object_id(obj: &Value) -> String {
 pub fn check(config: &PolicyConfig, file: &str, objects: &[Value]) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |rule: &str, object: String, message: String| {
-        let severity = config.severity(rule);
+        let severity = config.severity_for(rule, file);
         if severity != Severity::Off {
             out.push(Finding {
                 rule: rule.to_string(),
@@ -231,6 +268,44 @@ mod tests {
         );
         assert_eq!(f[1].severity, Severity::Error);
         assert_eq!(f[4].severity, Severity::Warn);
+    }
+
+    #[test]
+    fn scopes_by_path_and_environment() {
+        let mut config = PolicyConfig::default();
+        config.scope.push(PolicyScope {
+            paths: vec!["apps/legacy/**".into()],
+            envs: vec![],
+            severity: [("resource-limits".to_string(), Severity::Off)].into(),
+        });
+        config.scope.push(PolicyScope {
+            paths: vec![],
+            envs: vec!["dev".into()],
+            severity: [("resource-limits".to_string(), Severity::Warn)].into(),
+        });
+        assert_eq!(
+            config.severity_for("resource-limits", "apps/web/overlays/prod"),
+            Severity::Error
+        );
+        assert_eq!(
+            config.severity_for("resource-limits", "apps/web/overlays/dev"),
+            Severity::Warn
+        );
+        assert_eq!(
+            config.severity_for("resource-limits", "apps/legacy/overlays/prod"),
+            Severity::Off
+        );
+        assert_eq!(
+            config.severity_for("resource-limits", "apps/legacy/overlays/dev"),
+            Severity::Warn,
+            "the last match wins"
+        );
+        let objs = vec![deployment("a", false, "x:1")];
+        assert!(
+            check(&config, "apps/legacy/overlays/prod", &objs)
+                .iter()
+                .all(|f| f.rule != "resource-limits")
+        );
     }
 
     #[test]

@@ -52,37 +52,15 @@ impl Tool for KustomizeBuildTool {
     }
 }
 
-/// Renders `dir` with `kubectl kustomize`, falling back to a `kustomize` binary.
+/// Renders `dir` with `kubectl kustomize`, falling back to a `kustomize` binary: the YAML, or
+/// the error that stopped the build.
 pub async fn render(dir: &Path, timeout: std::time::Duration) -> Result<String, String> {
-    let mut last_err = String::new();
-    for (program, args) in [("kubectl", vec!["kustomize"]), ("kustomize", vec!["build"])] {
-        let child = tokio::process::Command::new(program)
-            .args(&args)
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                last_err = format!("neither kubectl nor kustomize is installed ({e})");
-                continue;
-            }
-            Err(e) => return Err(format!("cannot run {program}: {e}")),
-        };
-        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(format!("{program} failed: {e}")),
-            Err(_) => return Err(format!("{program} timed out after {}s", timeout.as_secs())),
-        };
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
-        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    let rendered = render_full(dir, timeout).await;
+    if rendered.ok {
+        Ok(rendered.output)
+    } else {
+        Err(rendered.output)
     }
-    Err(last_err)
 }
 
 /// File names kustomize accepts for a kustomization.
@@ -310,55 +288,53 @@ pub async fn render_cached(
 }
 
 async fn render_full(dir: &Path, timeout: std::time::Duration) -> Rendered {
-    let output = tokio::process::Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let child = match output {
-        Ok(c) => c,
-        Err(e) => {
-            return Rendered {
-                ok: false,
-                output: format!("cannot run kubectl kustomize: {e}"),
-                warnings: Vec::new(),
-            };
-        }
+    let failed = |output: String| Rendered {
+        ok: false,
+        output,
+        warnings: Vec::new(),
     };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(o)) => {
-            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-            let warnings: Vec<String> = stderr
-                .lines()
-                .filter(|l| l.contains("deprecated") || l.starts_with("# Warning"))
-                .map(|l| l.trim_start_matches("# Warning: ").trim().to_string())
-                .collect();
-            if o.status.success() {
-                Rendered {
-                    ok: true,
-                    output: String::from_utf8_lossy(&o.stdout).into_owned(),
-                    warnings,
-                }
-            } else {
-                Rendered {
-                    ok: false,
-                    output: stderr.trim().to_string(),
-                    warnings,
-                }
+    let mut not_found = String::new();
+    for (program, args) in [("kubectl", ["kustomize"]), ("kustomize", ["build"])] {
+        let child = tokio::process::Command::new(program)
+            .args(args)
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                not_found = format!("neither kubectl nor kustomize is installed ({e})");
+                continue;
             }
-        }
-        Ok(Err(e)) => Rendered {
-            ok: false,
-            output: format!("kubectl kustomize failed: {e}"),
-            warnings: Vec::new(),
-        },
-        Err(_) => Rendered {
-            ok: false,
-            output: format!("timed out after {}s", timeout.as_secs()),
-            warnings: Vec::new(),
-        },
+            Err(e) => return failed(format!("cannot run {program}: {e}")),
+        };
+        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return failed(format!("{program} failed: {e}")),
+            Err(_) => return failed(format!("{program} timed out after {}s", timeout.as_secs())),
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let warnings: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.contains("deprecated") || l.starts_with("# Warning"))
+            .map(|l| l.trim_start_matches("# Warning: ").trim().to_string())
+            .collect();
+        return if output.status.success() {
+            Rendered {
+                ok: true,
+                output: String::from_utf8_lossy(&output.stdout).into_owned(),
+                warnings,
+            }
+        } else {
+            Rendered {
+                ok: false,
+                output: stderr.trim().to_string(),
+                warnings,
+            }
+        };
     }
+    failed(not_found)
 }

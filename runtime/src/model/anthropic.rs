@@ -1,11 +1,9 @@
 //! Anthropic's Messages API with streaming and tool use.
 
-use super::sse::SseDecoder;
 use super::{
-    ChatRequest, Delta, DeltaFn, Message, ModelTurn, Provider, ProviderError, ToolCall, http_error,
-    request_id, transport_error,
+    ChatRequest, Delta, DeltaFn, Message, ModelTurn, Provider, ProviderError, StreamAccumulator,
+    ToolCall, send_streaming,
 };
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -117,7 +115,7 @@ struct Accumulator {
     stopped: bool,
 }
 
-impl Accumulator {
+impl StreamAccumulator for Accumulator {
     fn apply(&mut self, data: &str, on_delta: DeltaFn<'_>) -> Result<(), ProviderError> {
         let v: Value = serde_json::from_str(data).map_err(|e| {
             ProviderError::Decode(format!(
@@ -208,6 +206,10 @@ impl Accumulator {
         Ok(())
     }
 
+    fn done(&self) -> bool {
+        self.stopped
+    }
+
     fn finish(mut self) -> Result<ModelTurn, ProviderError> {
         if !self.stopped {
             return Err(ProviderError::Truncated("no message_stop".to_string()));
@@ -242,32 +244,7 @@ impl Provider for AnthropicProvider {
             if let Some(key) = &self.api_key {
                 builder = builder.header("x-api-key", key);
             }
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| transport_error(&e, self.timeout))?;
-            if !response.status().is_success() {
-                return Err(http_error(response).await);
-            }
-            let req_id = request_id(response.headers());
-            let mut acc = Accumulator::default();
-            let mut decoder = SseDecoder::default();
-            let mut stream = response.bytes_stream();
-            while let Some(bytes) = stream.next().await {
-                let bytes = bytes.map_err(|e| transport_error(&e, self.timeout))?;
-                for event in decoder.feed(&bytes) {
-                    acc.apply(&event.data, on_delta)?;
-                }
-                if acc.stopped {
-                    break;
-                }
-            }
-            if let Some(event) = decoder.finish() {
-                acc.apply(&event.data, on_delta)?;
-            }
-            let mut turn = acc.finish()?;
-            turn.request_id = req_id;
-            Ok(turn)
+            send_streaming(builder, Accumulator::default(), on_delta, self.timeout).await
         })
     }
 }

@@ -226,6 +226,52 @@ pub(crate) async fn http_error(response: reqwest::Response) -> ProviderError {
     }
 }
 
+/// Decodes one provider's streamed events into a [`ModelTurn`].
+pub(crate) trait StreamAccumulator {
+    /// Applies one SSE `data:` payload; an error object in the stream is an error.
+    fn apply(&mut self, data: &str, on_delta: DeltaFn<'_>) -> Result<(), ProviderError>;
+    /// The provider said the reply is complete (`[DONE]`, `message_stop`).
+    fn done(&self) -> bool;
+    /// The finished turn, or `Truncated` when the stream ended early.
+    fn finish(self) -> Result<ModelTurn, ProviderError>;
+}
+
+/// Sends `request` and streams its server-sent events through `acc`: the part of a model call
+/// every provider shares (status check, request id, SSE decoding, truncation).
+pub(crate) async fn send_streaming<A: StreamAccumulator>(
+    request: reqwest::RequestBuilder,
+    mut acc: A,
+    on_delta: DeltaFn<'_>,
+    timeout: Duration,
+) -> Result<ModelTurn, ProviderError> {
+    use futures_util::StreamExt;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(&e, timeout))?;
+    if !response.status().is_success() {
+        return Err(http_error(response).await);
+    }
+    let req_id = request_id(response.headers());
+    let mut decoder = sse::SseDecoder::default();
+    let mut stream = response.bytes_stream();
+    while let Some(bytes) = stream.next().await {
+        let bytes = bytes.map_err(|e| transport_error(&e, timeout))?;
+        for event in decoder.feed(&bytes) {
+            acc.apply(&event.data, on_delta)?;
+        }
+        if acc.done() {
+            break;
+        }
+    }
+    if let Some(event) = decoder.finish() {
+        acc.apply(&event.data, on_delta)?;
+    }
+    let mut turn = acc.finish()?;
+    turn.request_id = req_id;
+    Ok(turn)
+}
+
 /// The HTTP client all providers use: explicit timeouts, no proxy or env magic.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
     // reqwest is built without a TLS crypto provider (kube and reqwest would otherwise pick

@@ -6,12 +6,10 @@
 //! `type`, `reasoning_content`, usage only in the last chunk, arguments split across chunks.
 //! A stream that ends before `[DONE]` or a finish reason is reported as truncated (and retried).
 
-use super::sse::SseDecoder;
 use super::{
-    ChatRequest, Delta, DeltaFn, Message, ModelTurn, Provider, ProviderError, ToolCall, Usage,
-    http_error, request_id, transport_error,
+    ChatRequest, Delta, DeltaFn, Message, ModelTurn, Provider, ProviderError, StreamAccumulator,
+    ToolCall, Usage, send_streaming,
 };
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -163,7 +161,7 @@ pub(crate) struct Accumulator {
     done: bool,
 }
 
-impl Accumulator {
+impl StreamAccumulator for Accumulator {
     /// Applies one SSE data payload. Returns an error for an in-stream error object.
     fn apply(&mut self, data: &str, on_delta: DeltaFn<'_>) -> Result<(), ProviderError> {
         if data.trim() == "[DONE]" {
@@ -213,6 +211,34 @@ impl Accumulator {
         Ok(())
     }
 
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    /// The finished turn: an error when the stream ended without `[DONE]` or a finish reason.
+    fn finish(mut self) -> Result<ModelTurn, ProviderError> {
+        if !self.done && self.turn.finish_reason.is_none() {
+            return Err(ProviderError::Truncated(
+                "no finish reason and no [DONE]".to_string(),
+            ));
+        }
+        self.calls.sort_by_key(|(i, _)| *i);
+        self.turn.tool_calls = self
+            .calls
+            .into_iter()
+            .enumerate()
+            .map(|(n, (_, mut c))| {
+                if c.id.is_empty() {
+                    c.id = format!("call_{n}");
+                }
+                c
+            })
+            .collect();
+        Ok(self.turn)
+    }
+}
+
+impl Accumulator {
     fn apply_call(&mut self, pos: usize, call: WireToolCall) {
         let index = call.index.unwrap_or(pos);
         let slot = match self.calls.iter().position(|(i, _)| *i == index) {
@@ -244,28 +270,6 @@ impl Accumulator {
             }
         }
     }
-
-    /// The finished turn; `complete` says whether the stream ended properly.
-    pub(crate) fn finish(mut self) -> Result<ModelTurn, ProviderError> {
-        if !self.done && self.turn.finish_reason.is_none() {
-            return Err(ProviderError::Truncated(
-                "no finish reason and no [DONE]".to_string(),
-            ));
-        }
-        self.calls.sort_by_key(|(i, _)| *i);
-        self.turn.tool_calls = self
-            .calls
-            .into_iter()
-            .enumerate()
-            .map(|(n, (_, mut c))| {
-                if c.id.is_empty() {
-                    c.id = format!("call_{n}");
-                }
-                c
-            })
-            .collect();
-        Ok(self.turn)
-    }
 }
 
 fn preview(s: &str) -> String {
@@ -286,32 +290,7 @@ impl Provider for OpenAiProvider {
             if let Some(key) = &self.api_key {
                 builder = builder.bearer_auth(key);
             }
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| transport_error(&e, self.timeout))?;
-            if !response.status().is_success() {
-                return Err(http_error(response).await);
-            }
-            let req_id = request_id(response.headers());
-            let mut acc = Accumulator::default();
-            let mut decoder = SseDecoder::default();
-            let mut stream = response.bytes_stream();
-            while let Some(bytes) = stream.next().await {
-                let bytes = bytes.map_err(|e| transport_error(&e, self.timeout))?;
-                for event in decoder.feed(&bytes) {
-                    acc.apply(&event.data, on_delta)?;
-                }
-                if acc.done {
-                    break;
-                }
-            }
-            if let Some(event) = decoder.finish() {
-                acc.apply(&event.data, on_delta)?;
-            }
-            let mut turn = acc.finish()?;
-            turn.request_id = req_id;
-            Ok(turn)
+            send_streaming(builder, Accumulator::default(), on_delta, self.timeout).await
         })
     }
 }

@@ -2,12 +2,10 @@
 //! the runtime before this runs.
 
 use crate::shell::{self, ShellCommand};
-use crate::tool::{Risk, Tool, ToolContext, ToolOutput, parse_input, schema_for};
-use futures_util::FutureExt;
+use crate::tool::{Risk, ToolContext, ToolOutput, TypedTool};
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
 use std::time::Duration;
 
 /// Longest timeout a call may ask for.
@@ -28,26 +26,14 @@ pub struct BashInput {
 
 pub struct BashTool;
 
-impl Tool for BashTool {
-    fn name(&self) -> &'static str {
-        "Bash"
-    }
-    fn description(&self) -> &'static str {
-        "Run a shell command in the repository and return its exit code, stdout and stderr. Prefer the typed tools (kustomize_build, Read, Grep) when they fit."
-    }
-    fn input_schema(&self) -> Value {
-        schema_for::<BashInput>()
-    }
-    fn risk(&self) -> Risk {
-        Risk::Execute
-    }
-    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+impl TypedTool for BashTool {
+    type Input = BashInput;
+    const NAME: &'static str = "Bash";
+    const DESCRIPTION: &'static str = "Run a shell command in the repository and return its exit code, stdout and stderr. Prefer the typed tools (kustomize_build, Read, Grep) when they fit.";
+    const RISK: Risk = Risk::Execute;
+    fn call(&self, input: BashInput, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput> {
         let ctx = ctx.clone();
-        async move {
-            let input: BashInput = match parse_input("Bash", input) {
-                Ok(i) => i,
-                Err(e) => return e,
-            };
+        Box::pin(async move {
             let timeout = input.timeout.map_or(ctx.timeout, |s| {
                 Duration::from_secs(s.clamp(1, MAX_TIMEOUT_SECS))
             });
@@ -85,7 +71,6 @@ impl Tool for BashTool {
             })
             .await
             .unwrap_or_else(|e| ToolOutput::error(format!("tool task failed: {e}")))
-        }
-        .boxed()
+        })
     }
 }

@@ -1,12 +1,10 @@
 //! Claude Code's read-only file tools, confined to the repository: `Read`, `Glob`, `Grep`.
 
 use crate::path::{confine, display};
-use crate::tool::{Risk, Tool, ToolContext, ToolOutput, parse_input, schema_for};
-use futures_util::FutureExt;
+use crate::tool::{Risk, ToolContext, ToolOutput, TypedTool, blocking};
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -18,12 +16,6 @@ const MAX_LINE_CHARS: usize = 2000;
 const MAX_MATCHES: usize = 500;
 /// Files larger than this are not searched or read whole.
 const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
-
-async fn blocking(f: impl FnOnce() -> ToolOutput + Send + 'static) -> ToolOutput {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| ToolOutput::error(format!("tool task failed: {e}")))
-}
 
 fn cut(line: &str) -> &str {
     match line.char_indices().nth(MAX_LINE_CHARS) {
@@ -49,29 +41,15 @@ pub struct ReadInput {
 
 pub struct ReadTool;
 
-impl Tool for ReadTool {
-    fn name(&self) -> &'static str {
-        "Read"
-    }
-    fn description(&self) -> &'static str {
-        "Read a whole text file of the repository. Returns its lines numbered (`N\\tline`)."
-    }
-    fn input_schema(&self) -> Value {
-        schema_for::<ReadInput>()
-    }
-    fn risk(&self) -> Risk {
-        Risk::ReadOnly
-    }
-    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+impl TypedTool for ReadTool {
+    type Input = ReadInput;
+    const NAME: &'static str = "Read";
+    const DESCRIPTION: &'static str =
+        "Read a whole text file of the repository. Returns its lines numbered (`N\\tline`).";
+    const RISK: Risk = Risk::ReadOnly;
+    fn call(&self, input: ReadInput, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput> {
         let ctx = ctx.clone();
-        async move {
-            let input: ReadInput = match parse_input("Read", input) {
-                Ok(i) => i,
-                Err(e) => return e,
-            };
-            blocking(move || read(&ctx, &input)).await
-        }
-        .boxed()
+        blocking(move || read(&ctx, &input))
     }
 }
 
@@ -135,29 +113,15 @@ pub struct GlobInput {
 
 pub struct GlobTool;
 
-impl Tool for GlobTool {
-    fn name(&self) -> &'static str {
-        "Glob"
-    }
-    fn description(&self) -> &'static str {
-        "List repository files matching a glob pattern (`**` crosses folders), sorted by path."
-    }
-    fn input_schema(&self) -> Value {
-        schema_for::<GlobInput>()
-    }
-    fn risk(&self) -> Risk {
-        Risk::ReadOnly
-    }
-    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+impl TypedTool for GlobTool {
+    type Input = GlobInput;
+    const NAME: &'static str = "Glob";
+    const DESCRIPTION: &'static str =
+        "List repository files matching a glob pattern (`**` crosses folders), sorted by path.";
+    const RISK: Risk = Risk::ReadOnly;
+    fn call(&self, input: GlobInput, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput> {
         let ctx = ctx.clone();
-        async move {
-            let input: GlobInput = match parse_input("Glob", input) {
-                Ok(i) => i,
-                Err(e) => return e,
-            };
-            blocking(move || glob(&ctx, &input)).await
-        }
-        .boxed()
+        blocking(move || glob(&ctx, &input))
     }
 }
 
@@ -236,29 +200,14 @@ pub struct GrepInput {
 
 pub struct GrepTool;
 
-impl Tool for GrepTool {
-    fn name(&self) -> &'static str {
-        "Grep"
-    }
-    fn description(&self) -> &'static str {
-        "Search repository files for a regular expression. Returns `path:line:text` for each match."
-    }
-    fn input_schema(&self) -> Value {
-        schema_for::<GrepInput>()
-    }
-    fn risk(&self) -> Risk {
-        Risk::ReadOnly
-    }
-    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+impl TypedTool for GrepTool {
+    type Input = GrepInput;
+    const NAME: &'static str = "Grep";
+    const DESCRIPTION: &'static str = "Search repository files for a regular expression. Returns `path:line:text` for each match.";
+    const RISK: Risk = Risk::ReadOnly;
+    fn call(&self, input: GrepInput, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput> {
         let ctx = ctx.clone();
-        async move {
-            let input: GrepInput = match parse_input("Grep", input) {
-                Ok(i) => i,
-                Err(e) => return e,
-            };
-            blocking(move || grep(&ctx, &input)).await
-        }
-        .boxed()
+        blocking(move || grep(&ctx, &input))
     }
 }
 

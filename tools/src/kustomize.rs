@@ -1,12 +1,10 @@
 //! `kustomize_build`: render an overlay with `kubectl kustomize` (or a `kustomize` binary).
 
 use crate::path::confine;
-use crate::tool::{Risk, Tool, ToolContext, ToolOutput, parse_input, schema_for};
-use futures_util::FutureExt;
+use crate::tool::{Risk, ToolContext, ToolOutput, TypedTool};
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -19,25 +17,18 @@ pub struct KustomizeBuildInput {
 
 pub struct KustomizeBuildTool;
 
-impl Tool for KustomizeBuildTool {
-    fn name(&self) -> &'static str {
-        "kustomize_build"
-    }
-    fn description(&self) -> &'static str {
-        "Render a Kustomize overlay (kubectl kustomize) and return the manifests as YAML, or the error that stops it from building."
-    }
-    fn input_schema(&self) -> Value {
-        schema_for::<KustomizeBuildInput>()
-    }
-    fn risk(&self) -> Risk {
-        Risk::ReadOnly
-    }
-    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
-        async move {
-            let input: KustomizeBuildInput = match parse_input("kustomize_build", input) {
-                Ok(i) => i,
-                Err(e) => return e,
-            };
+impl TypedTool for KustomizeBuildTool {
+    type Input = KustomizeBuildInput;
+    const NAME: &'static str = "kustomize_build";
+    const DESCRIPTION: &'static str = "Render a Kustomize overlay (kubectl kustomize) and return the manifests as YAML, or the error that stops it from building.";
+    const RISK: Risk = Risk::ReadOnly;
+    fn call(
+        &self,
+        input: KustomizeBuildInput,
+        ctx: &ToolContext,
+    ) -> BoxFuture<'static, ToolOutput> {
+        let ctx = ctx.clone();
+        Box::pin(async move {
             let dir = match confine(&ctx.root, &ctx.cwd, &input.path) {
                 Ok(d) => d,
                 Err(e) => return ToolOutput::error(e.to_string()),
@@ -47,8 +38,7 @@ impl Tool for KustomizeBuildTool {
                 Ok(yaml) => ToolOutput::ok(crate::redact::redact_text(&yaml)),
                 Err(e) => ToolOutput::error(format!("{} does not build: {e}", input.path)),
             }
-        }
-        .boxed()
+        })
     }
 }
 

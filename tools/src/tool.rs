@@ -70,6 +70,47 @@ pub trait Tool: Send + Sync {
     fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput>;
 }
 
+/// A tool whose input is a typed struct: name, description and risk as constants, the JSON
+/// schema derived from `Input`, and invalid input answered for the model before `call` runs.
+/// Every typed tool gets [`Tool`] from this.
+pub trait TypedTool: Send + Sync {
+    type Input: DeserializeOwned + schemars::JsonSchema + Send + 'static;
+    const NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    const RISK: Risk;
+    fn call(&self, input: Self::Input, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput>;
+}
+
+impl<T: TypedTool> Tool for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+    fn description(&self) -> &'static str {
+        T::DESCRIPTION
+    }
+    fn input_schema(&self) -> Value {
+        schema_for::<T::Input>()
+    }
+    fn risk(&self) -> Risk {
+        T::RISK
+    }
+    fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
+        match parse_input::<T::Input>(T::NAME, input) {
+            Ok(input) => self.call(input, ctx),
+            Err(e) => Box::pin(async move { e }),
+        }
+    }
+}
+
+/// Runs blocking work (file I/O, processes) off the async threads.
+pub fn blocking(f: impl FnOnce() -> ToolOutput + Send + 'static) -> BoxFuture<'static, ToolOutput> {
+    Box::pin(async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| ToolOutput::error(format!("tool task failed: {e}")))
+    })
+}
+
 /// The JSON schema of a typed input, in the plain form model APIs accept (no `$schema`, no
 /// `title`, every object closed).
 pub fn schema_for<T: schemars::JsonSchema>() -> Value {

@@ -116,31 +116,6 @@ fn healthy(port: u16) -> bool {
     reply.starts_with("HTTP/1.1 200")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir(from) {
-        let rel = entry.strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(&entry, &dest).unwrap();
-        }
-    }
-}
-
-fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walkdir(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[test]
 fn real_local_model_reads_a_manifest_and_answers() {
     let started = Instant::now();
@@ -150,7 +125,7 @@ fn real_local_model_reads_a_manifest_and_answers() {
 
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/platform"),
         &repo,
     );

@@ -1,8 +1,8 @@
 //! Anthropic's Messages API with streaming and tool use.
 
 use super::{
-    ChatRequest, Delta, DeltaFn, Message, ModelTurn, Provider, ProviderError, StreamAccumulator,
-    ToolCall, send_streaming,
+    ChatRequest, Delta, DeltaFn, Endpoint, Message, ModelTurn, Provider, ProviderError,
+    StreamAccumulator, ToolCall, send_streaming,
 };
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -13,19 +13,13 @@ const DEFAULT_MAX_TOKENS: u32 = 8192;
 const API_VERSION: &str = "2023-06-01";
 
 pub struct AnthropicProvider {
-    client: reqwest::Client,
-    base_url: String,
-    api_key: Option<String>,
-    timeout: Duration,
+    endpoint: Endpoint,
 }
 
 impl AnthropicProvider {
     pub fn new(base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
         Ok(Self {
-            client: super::http_client(timeout)?,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key,
-            timeout,
+            endpoint: Endpoint::new(base_url, api_key, timeout)?,
         })
     }
 }
@@ -237,14 +231,21 @@ impl Provider for AnthropicProvider {
     ) -> BoxFuture<'a, Result<ModelTurn, ProviderError>> {
         Box::pin(async move {
             let mut builder = self
+                .endpoint
                 .client
-                .post(format!("{}/v1/messages", self.base_url))
+                .post(format!("{}/v1/messages", self.endpoint.base_url))
                 .header("anthropic-version", API_VERSION)
                 .json(&request_body(request));
-            if let Some(key) = &self.api_key {
+            if let Some(key) = &self.endpoint.api_key {
                 builder = builder.header("x-api-key", key);
             }
-            send_streaming(builder, Accumulator::default(), on_delta, self.timeout).await
+            send_streaming(
+                builder,
+                Accumulator::default(),
+                on_delta,
+                self.endpoint.timeout,
+            )
+            .await
         })
     }
 }

@@ -272,6 +272,26 @@ pub(crate) async fn send_streaming<A: StreamAccumulator>(
     Ok(turn)
 }
 
+/// Where and how a provider sends its requests: the part every provider has.
+pub(crate) struct Endpoint {
+    pub client: reqwest::Client,
+    /// Without a trailing `/`.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    pub fn new(base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
+        Ok(Self {
+            client: http_client(timeout)?,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key,
+            timeout,
+        })
+    }
+}
+
 /// The HTTP client all providers use: explicit timeouts, no proxy or env magic.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
     // reqwest is built without a TLS crypto provider (kube and reqwest would otherwise pick

@@ -7,8 +7,8 @@
 //! A stream that ends before `[DONE]` or a finish reason is reported as truncated (and retried).
 
 use super::{
-    ChatRequest, Delta, DeltaFn, Message, ModelTurn, Provider, ProviderError, StreamAccumulator,
-    ToolCall, Usage, send_streaming,
+    ChatRequest, Delta, DeltaFn, Endpoint, Message, ModelTurn, Provider, ProviderError,
+    StreamAccumulator, ToolCall, Usage, send_streaming,
 };
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -16,19 +16,13 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 pub struct OpenAiProvider {
-    client: reqwest::Client,
-    base_url: String,
-    api_key: Option<String>,
-    timeout: Duration,
+    endpoint: Endpoint,
 }
 
 impl OpenAiProvider {
     pub fn new(base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
         Ok(Self {
-            client: super::http_client(timeout)?,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key,
-            timeout,
+            endpoint: Endpoint::new(base_url, api_key, timeout)?,
         })
     }
 }
@@ -284,13 +278,20 @@ impl Provider for OpenAiProvider {
     ) -> BoxFuture<'a, Result<ModelTurn, ProviderError>> {
         Box::pin(async move {
             let mut builder = self
+                .endpoint
                 .client
-                .post(format!("{}/chat/completions", self.base_url))
+                .post(format!("{}/chat/completions", self.endpoint.base_url))
                 .json(&request_body(request));
-            if let Some(key) = &self.api_key {
+            if let Some(key) = &self.endpoint.api_key {
                 builder = builder.bearer_auth(key);
             }
-            send_streaming(builder, Accumulator::default(), on_delta, self.timeout).await
+            send_streaming(
+                builder,
+                Accumulator::default(),
+                on_delta,
+                self.endpoint.timeout,
+            )
+            .await
         })
     }
 }

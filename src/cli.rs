@@ -168,6 +168,13 @@ pub struct RunArgs {
     /// Extra deny rules for this run (`"Bash(kubectl delete:*)"`).
     #[arg(long, value_name = "RULES")]
     pub disallowed_tools: Vec<String>,
+    /// Approve high-risk changes that match: `key=glob` pairs (kind, env, path, reason, id),
+    /// e.g. `--approve env=dev,kind=StatefulSet` or `--approve id=apr-1a2b3c4d5e`.
+    #[arg(long, value_name = "RULE")]
+    pub approve: Vec<String>,
+    /// A TOML file of `[[approve]]` and `[[deny]]` rules with the same keys as `--approve`.
+    #[arg(long, value_name = "FILE")]
+    pub approval_policy: Option<PathBuf>,
     /// The prompt, or `/command args...` (read from stdin when empty and piped).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub prompt: Vec<String>,

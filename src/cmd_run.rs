@@ -6,8 +6,10 @@ use crate::exit::{CliResult, ExitCode, Failure};
 use agentops_agents::AgentDefinition;
 use agentops_agents::tools::{ToolSpec, parse_tool_list};
 use agentops_commands::{Arguments, Route, route};
+use agentops_runtime::approval::{ApprovalDecision, ApprovalPolicy, ApprovalRule};
 use agentops_runtime::config::ProviderKind;
 use agentops_runtime::providers::{self, ResolvedProvider};
+use agentops_runtime::review::ChangeGate;
 use agentops_runtime::{Engine, Event, EventSink, RunError, Stop, Totals, Workspace};
 use agentops_tools::{ToolContext, ToolRegistry};
 use serde_json::{Value, json};
@@ -167,6 +169,26 @@ fn engine(
         "--disallowed-tools",
     );
     engine.permissions = permissions;
+    engine.gate = std::sync::Arc::new(ChangeGate::new(
+        ws.root.clone(),
+        ws.config.policy.clone(),
+        // Rendered results are keyed by their inputs' content: shared with `validate`.
+        Some(ws.home.as_ref().map_or_else(
+            || ws.root.join(".agentops").join("cache").join("render"),
+            |h| h.join(".cache").join("agentops").join("render"),
+        )),
+        std::time::Duration::from_secs(120),
+    ));
+    let mut approvals = ApprovalPolicy::default();
+    if let Some(file) = &args.approval_policy {
+        approvals.load_file(file).map_err(Failure::usage)?;
+    }
+    for rule in &args.approve {
+        approvals
+            .approve
+            .push(ApprovalRule::parse(rule).map_err(Failure::usage)?);
+    }
+    engine.approver = std::sync::Arc::new(approvals);
     Ok(engine)
 }
 
@@ -223,8 +245,34 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
     drop(engine);
     let _ = printer.await;
 
+    let denied_approvals = totals
+        .approvals
+        .iter()
+        .filter(|a| matches!(a.decision, ApprovalDecision::Denied { .. }))
+        .count();
+    let failed_gates = unresolved_gate_failures(&totals);
     let (outcome, code, text, error, stop) = match &result {
         Ok(run) => match &run.stop {
+            Stop::ApprovalRequired { pending } => (
+                "approval_required",
+                ExitCode::Denied,
+                run.text.clone(),
+                Some(format!(
+                    "stopped: {} high-risk change(s) need approval and were not written ({}); approve with --approve id=<id> (or a rule) and run again",
+                    pending.len(),
+                    pending.join(", ")
+                )),
+                Some(&run.stop),
+            ),
+            Stop::Final if denied_approvals > 0 => (
+                "denied",
+                ExitCode::Denied,
+                run.text.clone(),
+                Some(format!(
+                    "{denied_approvals} high-risk change(s) were denied by the approval rules"
+                )),
+                Some(&run.stop),
+            ),
             // A refused tool call is never a clean success (DESIGN.md §4).
             Stop::Final if !totals.permission_denials.is_empty() => (
                 "denied",
@@ -233,6 +281,16 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
                 Some(format!(
                     "{} tool call(s) were refused by the permission rules",
                     totals.permission_denials.len()
+                )),
+                Some(&run.stop),
+            ),
+            Stop::Final if !failed_gates.is_empty() => (
+                "error",
+                ExitCode::Findings,
+                run.text.clone(),
+                Some(format!(
+                    "a gate failed and the change was never made to pass: {}",
+                    failed_gates.join(", ")
                 )),
                 Some(&run.stop),
             ),
@@ -314,8 +372,22 @@ fn limit_message(stop: &Stop) -> String {
         Stop::Tokens { used, limit } => {
             format!("stopped at the token cap: {used} of {limit} tokens")
         }
-        Stop::Final => String::new(),
+        Stop::Final | Stop::ApprovalRequired { .. } => String::new(),
     }
+}
+
+/// Files whose last gated change was rejected (a later passing change to them resolves it).
+fn unresolved_gate_failures(totals: &Totals) -> Vec<String> {
+    let mut last: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    for g in &totals.gates {
+        for f in &g.files {
+            last.insert(f, g.outcome);
+        }
+    }
+    last.into_iter()
+        .filter(|(_, outcome)| *outcome == "rejected")
+        .map(|(f, _)| f.to_string())
+        .collect()
 }
 
 struct ResultParts<'a> {
@@ -342,8 +414,9 @@ fn result_object(p: ResultParts<'_>) -> Value {
         "cost_usd": p.totals.cost_usd,
         "duration_ms": u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "permission_denials": p.totals.permission_denials,
-        "gates": [],
-        "pending_approvals": [],
+        "gates": p.totals.gates,
+        "pending_approvals": p.totals.pending_approvals,
+        "approvals": p.totals.approvals,
         "result": p.text,
     });
     if let Some(e) = p.error {
@@ -409,6 +482,25 @@ fn render(
                 *delay_ms as f64 / 1000.0
             ),
             Event::Warning { agent, message } => eprintln!("agentops: {agent}: {message}"),
+            Event::Gate { record, .. } => eprintln!(
+                "agentops: gates {} for {} (risk {:?}): {}",
+                if record.passed { "passed" } else { "FAILED" },
+                record.files.join(", "),
+                record.risk,
+                record.outcome
+            ),
+            Event::ApprovalRequested { request, .. } => {
+                eprintln!(
+                    "agentops: approval needed for {}",
+                    request.describe().trim_end()
+                );
+            }
+            Event::ApprovalDecided { id, decision, .. } => {
+                eprintln!(
+                    "agentops: {id}: {}",
+                    serde_json::to_string(decision).unwrap_or_default()
+                );
+            }
             Event::AgentStarted {
                 agent,
                 model,

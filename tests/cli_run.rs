@@ -467,3 +467,123 @@ fn denied_command_snippets_do_not_run() {
     );
     assert!(!sb.repo().join("evil").exists());
 }
+
+/// examples/platform in a sandbox, with file edits allowed (gates and approvals still apply).
+fn platform() -> Sandbox {
+    let sb = Sandbox::new();
+    common::copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/platform"),
+        &sb.repo(),
+    );
+    sb.write(
+        ".claude/settings.local.json",
+        r#"{"permissions": {"allow": ["Edit", "Write", "Read"]}}"#,
+    );
+    sb
+}
+
+fn scale_prod() -> Reply {
+    let args = serde_json::json!({
+        "file_path": "apps/web/overlays/prod/replicas.yaml",
+        "old_string": "replicas: 4\n",
+        "new_string": "replicas: 6\n",
+    });
+    Reply::sse(sse::openai_tool_calls(
+        &[("c1", "Edit", &args.to_string())],
+        10,
+        5,
+        Quirks::default(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_high_risk_change_without_approval_exits_3_with_the_pending_change() {
+    let sb = platform();
+    let before =
+        std::fs::read_to_string(sb.repo().join("apps/web/overlays/prod/replicas.yaml")).unwrap();
+    assert!(before.contains("replicas: 4\n"), "{before}");
+    let server = FakeModelServer::start(vec![scale_prod(), text("never")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "json", "scale web in prod to 4"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(result["outcome"], "approval_required");
+    assert_eq!(result["exit_code"], 3);
+    let pending = &result["pending_approvals"][0];
+    assert_eq!(pending["files"][0], "apps/web/overlays/prod/replicas.yaml");
+    assert_eq!(
+        pending["units"][0]["reasons"][0]["message"],
+        "targets production (prod)"
+    );
+    assert!(
+        pending["diff"].as_str().unwrap().contains("+  replicas: 6"),
+        "{pending}"
+    );
+    assert_eq!(result["gates"][0]["outcome"], "pending");
+    assert_eq!(
+        std::fs::read_to_string(sb.repo().join("apps/web/overlays/prod/replicas.yaml")).unwrap(),
+        before
+    );
+
+    // The same change with an approval for exactly it goes through.
+    let id = pending["id"].as_str().unwrap().to_string();
+    let server = FakeModelServer::start(vec![scale_prod(), text("scaled")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--approve",
+            &format!("id={id}"),
+            "scale web in prod to 4",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(result["outcome"], "success");
+    assert_eq!(result["approvals"][0]["decision"], "granted");
+    assert!(
+        std::fs::read_to_string(sb.repo().join("apps/web/overlays/prod/replicas.yaml"))
+            .unwrap()
+            .contains("replicas: 6")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_rules_refuse_and_bad_approval_rules_are_usage_errors() {
+    let sb = platform();
+    sb.write(
+        "approvals.toml",
+        "[[approve]]\nenv = \"dev\"\n\n[[deny]]\nenv = \"prod\"\n",
+    );
+    let server = FakeModelServer::start(vec![scale_prod(), text("it was denied")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--approval-policy",
+            "approvals.toml",
+            "scale",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(result["outcome"], "denied");
+    assert_eq!(result["approvals"][0]["decision"], "denied");
+
+    let out = run_with(&sb, &server, &["run", "--approve", "kind=*", "scale"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("would approve every high-risk change"),
+        "{}",
+        stderr(&out)
+    );
+}

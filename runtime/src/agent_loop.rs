@@ -4,12 +4,14 @@
 //! One [`Engine`] serves a whole run, the main agent and the subagents it delegates to through
 //! the `Agent` tool (alias `Task`); usage and cost are accounted across all of them.
 
+use crate::approval::{ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approver};
 use crate::config::{Limits, ProviderKind, ToolMode};
 use crate::cost::PriceTable;
 use crate::events::{Event, EventSink};
 use crate::model::retry::{Escalation, RetryPolicy};
 use crate::model::{ChatRequest, Delta, Message, ModelTurn, Provider, ToolCall, ToolDef, Usage};
 use crate::permissions::{Decision, Denial, Permissions};
+use crate::review::ChangeGate;
 use crate::tool_mode::{self, Step};
 use agentops_agents::AgentDefinition;
 use agentops_agents::definition::PermissionMode;
@@ -44,12 +46,17 @@ pub enum Stop {
     Budget { spent_usd: f64, limit_usd: f64 },
     /// The run's tokens reached the configured cap.
     Tokens { used: u64, limit: u64 },
+    /// A high-risk change waits for a person (or a rule); nothing of it was written.
+    ApprovalRequired { pending: Vec<String> },
 }
 
 impl Stop {
     /// True for the limits that end the whole run (not only a subagent).
     pub fn is_global(&self) -> bool {
-        matches!(self, Stop::Budget { .. } | Stop::Tokens { .. })
+        matches!(
+            self,
+            Stop::Budget { .. } | Stop::Tokens { .. } | Stop::ApprovalRequired { .. }
+        )
     }
 }
 
@@ -76,6 +83,36 @@ pub struct Totals {
     pub unpriced_models: Vec<String>,
     /// Tool calls the permission rules refused (or that needed a person who was not there).
     pub permission_denials: Vec<Denial>,
+    /// What the gates said about every change a tool planned.
+    pub gates: Vec<GateRecord>,
+    /// High-risk changes nobody decided on (the run stops at the first).
+    pub pending_approvals: Vec<ApprovalRequest>,
+    /// Approval decisions made (granted or denied).
+    pub approvals: Vec<ApprovalRecord>,
+}
+
+/// The gates' verdict on one tool call's changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateRecord {
+    pub agent: String,
+    pub tool: String,
+    pub call_id: String,
+    pub files: Vec<String>,
+    pub passed: bool,
+    pub risk: crate::risk::Level,
+    /// `written`, `rejected` (a gate failed), `denied`, `pending`, or `failed` (could not write).
+    pub outcome: &'static str,
+    pub units: Vec<crate::review::UnitReview>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub files: Vec<String>,
+    #[serde(flatten)]
+    pub decision: ApprovalDecision,
 }
 
 /// Everything a run needs.
@@ -102,7 +139,13 @@ pub struct Engine {
     /// Appended to every system prompt (repository, branch, target).
     pub environment: String,
     pub events: EventSink,
+    /// Gates every planned file change (render, schema, policy, diff, risk).
+    pub gate: Arc<ChangeGate>,
+    /// Decides high-risk changes; the default decides nothing (they stay pending).
+    pub approver: Arc<dyn Approver>,
     totals: Mutex<Totals>,
+    /// One file change at a time: plan, gate, approve and write see the same files.
+    change_lock: tokio::sync::Mutex<()>,
 }
 
 /// What one agent is offered.
@@ -157,6 +200,12 @@ impl Engine {
         tool_ctx: ToolContext,
         events: EventSink,
     ) -> Self {
+        let gate = Arc::new(ChangeGate::new(
+            tool_ctx.root.clone(),
+            crate::policy::PolicyConfig::default(),
+            None,
+            tool_ctx.timeout,
+        ));
         Self {
             provider,
             provider_name,
@@ -175,7 +224,10 @@ impl Engine {
             agents: Vec::new(),
             environment: String::new(),
             events,
+            gate,
+            approver: Arc::new(ApprovalPolicy::default()),
             totals: Mutex::new(Totals::default()),
+            change_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -450,6 +502,15 @@ impl Engine {
 
     fn global_stop(&self) -> Option<Stop> {
         let totals = self.totals();
+        if !totals.pending_approvals.is_empty() {
+            return Some(Stop::ApprovalRequired {
+                pending: totals
+                    .pending_approvals
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .collect(),
+            });
+        }
         if let Some(limit) = self.limits.max_budget_usd
             && totals.cost_usd >= limit
         {
@@ -646,6 +707,9 @@ impl Engine {
                 }
                 Ok(()) => match self.tools.get(name) {
                     Some(tool) => match self.permit(agent, name, &args, tool.risk()) {
+                        Ok(()) if tool.risk() == agentops_tools::Risk::Write => {
+                            self.change(agent, &call.id, tool.as_ref(), &args).await
+                        }
                         Ok(()) => tool.run(args, &self.tool_ctx).await,
                         Err(refusal) => refusal,
                     },
@@ -713,6 +777,128 @@ impl Engine {
             });
         }
         Err(ToolOutput::error(reason))
+    }
+
+    /// A file-changing call: plan it, gate the planned change, get approval when it is high
+    /// risk, and only then write it. Nothing here depends on what the model or a file says.
+    async fn change(
+        &self,
+        agent: &AgentDefinition,
+        call_id: &str,
+        tool: &dyn agentops_tools::Tool,
+        args: &Value,
+    ) -> ToolOutput {
+        let _one_at_a_time = self.change_lock.lock().await;
+        let changes = match tool.plan_change(args, &self.tool_ctx) {
+            None => {
+                return ToolOutput::error(format!(
+                    "{} changes files but cannot show the change before making it, so it cannot be gated; use Write or Edit",
+                    tool.name()
+                ));
+            }
+            Some(Err(e)) => return e,
+            Some(Ok(changes)) => changes,
+        };
+        let review = match self.gate.review(&changes).await {
+            Ok(r) => r,
+            Err(e) => return ToolOutput::error(format!("the change was not written: {e}")),
+        };
+        let files: Vec<String> = changes.iter().map(|c| c.rel.clone()).collect();
+        let record = |outcome: &'static str| GateRecord {
+            agent: agent.name.clone(),
+            tool: tool.name().to_string(),
+            call_id: call_id.to_string(),
+            files: files.clone(),
+            passed: review.passed(),
+            risk: review.level(),
+            outcome,
+            units: review.units.clone(),
+        };
+        let summary = review.summary();
+        let finish = |outcome: &'static str, output: ToolOutput| {
+            let record = record(outcome);
+            self.events.emit(Event::Gate {
+                agent: agent.name.clone(),
+                id: call_id.to_string(),
+                record: record.clone(),
+            });
+            if let Ok(mut totals) = self.totals.lock() {
+                totals.gates.push(record);
+            }
+            output
+        };
+        if !review.passed() {
+            return finish(
+                "rejected",
+                ToolOutput::error(format!(
+                    "the change was NOT written: a gate failed. Fix what is listed and try again.\n{summary}"
+                )),
+            );
+        }
+        if review.level() == crate::risk::Level::High {
+            let request = ApprovalRequest::new(&agent.name, tool.name(), args, &review);
+            self.events.emit(Event::ApprovalRequested {
+                agent: agent.name.clone(),
+                request: request.clone(),
+            });
+            let decision = self.approver.decide(&request).await;
+            self.events.emit(Event::ApprovalDecided {
+                agent: agent.name.clone(),
+                id: request.id.clone(),
+                decision: decision.clone(),
+            });
+            match &decision {
+                ApprovalDecision::Granted { .. } => {}
+                ApprovalDecision::Denied { by } => {
+                    self.note_approval(&request, decision.clone());
+                    return finish(
+                        "denied",
+                        ToolOutput::error(format!(
+                            "the change was NOT written: approval denied by {by}.\n{}",
+                            request.describe()
+                        )),
+                    );
+                }
+                ApprovalDecision::Unanswered { .. } => {
+                    let describe = request.describe();
+                    if let Ok(mut totals) = self.totals.lock() {
+                        totals.pending_approvals.push(request);
+                    }
+                    return finish(
+                        "pending",
+                        ToolOutput::error(format!(
+                            "the change was NOT written: it is high risk and needs a person's approval, which nobody can give in this run. The run stops here; the change is kept as pending.\n{describe}"
+                        )),
+                    );
+                }
+            }
+            self.note_approval(&request, decision);
+        }
+        for change in &changes {
+            if let Err(e) = change.apply() {
+                return finish("failed", ToolOutput::error(e.to_string()));
+            }
+        }
+        let diff: String = changes
+            .iter()
+            .map(agentops_tools::edit::FileChange::diff)
+            .collect();
+        finish(
+            "written",
+            ToolOutput::ok(format!("wrote {}\n{summary}{diff}", files.join(", "))),
+        )
+    }
+
+    fn note_approval(&self, request: &ApprovalRequest, decision: ApprovalDecision) {
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.approvals.push(ApprovalRecord {
+                id: request.id.clone(),
+                agent: request.agent.clone(),
+                tool: request.tool.clone(),
+                files: request.files.clone(),
+                decision,
+            });
+        }
     }
 
     /// Runs a subagent for the `Agent` tool; its final text is the tool's result.

@@ -71,6 +71,23 @@ pub enum Event {
         truncated: bool,
         duration_ms: u64,
     },
+    /// The gates' verdict on a tool call's planned file changes.
+    Gate {
+        agent: String,
+        id: String,
+        #[serde(flatten)]
+        record: crate::agent_loop::GateRecord,
+    },
+    /// A high-risk change waits for a decision.
+    ApprovalRequested {
+        agent: String,
+        request: crate::approval::ApprovalRequest,
+    },
+    ApprovalDecided {
+        agent: String,
+        id: String,
+        decision: crate::approval::ApprovalDecision,
+    },
     /// Something the user should know that does not stop the run.
     Warning {
         agent: String,

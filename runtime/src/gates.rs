@@ -94,14 +94,14 @@ pub fn parse_objects(yaml: &str) -> Result<Vec<Value>, String> {
 /// What the gates concluded about one kustomization; cached by input and policy hash, so an
 /// unchanged overlay costs neither a render nor a parse.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-struct Checked {
-    ok: bool,
-    objects: usize,
-    error: Option<String>,
-    findings: Vec<Finding>,
+pub(crate) struct Checked {
+    pub(crate) ok: bool,
+    pub(crate) objects: usize,
+    pub(crate) error: Option<String>,
+    pub(crate) findings: Vec<Finding>,
 }
 
-fn check_rendered(
+pub(crate) fn check_rendered(
     rendered: &agentops_tools::kustomize::Rendered,
     policy_config: &PolicyConfig,
     file: &str,
@@ -146,7 +146,11 @@ fn check_rendered(
 }
 
 /// The schema gate: every object against the offline Kubernetes and CRD schemas.
-fn schema_findings(policy_config: &PolicyConfig, file: &str, objects: &[Value]) -> Vec<Finding> {
+pub(crate) fn schema_findings(
+    policy_config: &PolicyConfig,
+    file: &str,
+    objects: &[Value],
+) -> Vec<Finding> {
     let invalid = policy_config.severity_for("schema", file);
     let unknown = policy_config.severity_for("schema-unknown-kind", file);
     let store = match SchemaStore::builtin() {
@@ -329,7 +333,7 @@ pub async fn validate(
 }
 
 /// Part of the cache key: a different kustomize may render differently.
-async fn kubectl_version() -> String {
+pub(crate) async fn kubectl_version() -> String {
     tokio::process::Command::new("kubectl")
         .args(["version", "--client"])
         .output()

@@ -3,6 +3,7 @@
 //! render, and lint. Permissions, gates, approvals and hooks land here next (DESIGN.md §2–3).
 
 pub mod agent_loop;
+pub mod approval;
 pub mod config;
 pub mod cost;
 pub mod events;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod permissions;
 pub mod policy;
 pub mod providers;
+pub mod review;
 pub mod risk;
 pub mod shell;
 pub mod tool_mode;

@@ -61,11 +61,52 @@ pub struct ObjectChange {
     pub change: Change,
 }
 
+/// What kind of reason makes a change high risk (approval rules match on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasonCode {
+    /// A kind whose every change needs a person.
+    Kind,
+    /// An object disappears.
+    Delete,
+    /// An immutable field changes.
+    Immutable,
+    /// The target is production.
+    Production,
+}
+
+impl ReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::Kind => "kind",
+            ReasonCode::Delete => "delete",
+            ReasonCode::Immutable => "immutable",
+            ReasonCode::Production => "production",
+        }
+    }
+}
+
+/// One reason a change is high risk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Reason {
+    pub code: ReasonCode,
+    /// The kinds of the objects concerned (every changed kind, for `production`).
+    pub kinds: Vec<String>,
+    /// What a person reads.
+    pub message: String,
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.message == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Assessment {
     pub level: Level,
-    /// Why it is high risk, one reason per line a person reads.
-    pub reasons: Vec<String>,
+    /// Why it is high risk.
+    pub reasons: Vec<Reason>,
     pub changes: Vec<ObjectChange>,
 }
 
@@ -79,6 +120,13 @@ fn identity(obj: &Value) -> Option<String> {
         .and_then(Value::as_str)
         .unwrap_or("");
     Some(format!("{group}|{kind}|{ns}|{name}"))
+}
+
+fn kind_of(obj: &Value) -> String {
+    obj.get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn display(obj: &Value) -> String {
@@ -124,18 +172,23 @@ pub fn classify(before: &[Value], after: &[Value], environment: Option<&str>) ->
             } else {
                 "changes"
             };
-            reasons.push(format!(
-                "{verb} {} (a {kind} always needs approval)",
-                display(new)
-            ));
+            reasons.push(Reason {
+                code: ReasonCode::Kind,
+                kinds: vec![kind.to_string()],
+                message: format!("{verb} {} (a {kind} always needs approval)", display(new)),
+            });
         }
         if let Some(old) = before.get(id) {
             for (k, pointer) in IMMUTABLE {
                 if *k == kind && old.pointer(pointer) != new.pointer(pointer) {
-                    reasons.push(format!(
-                        "changes immutable field {pointer} of {}: the object must be deleted and recreated",
-                        display(new)
-                    ));
+                    reasons.push(Reason {
+                        code: ReasonCode::Immutable,
+                        kinds: vec![kind.to_string()],
+                        message: format!(
+                            "changes immutable field {pointer} of {}: the object must be deleted and recreated",
+                            display(new)
+                        ),
+                    });
                 }
             }
         }
@@ -146,14 +199,28 @@ pub fn classify(before: &[Value], after: &[Value], environment: Option<&str>) ->
                 object: display(old),
                 change: Change::Deleted,
             });
-            reasons.push(format!("deletes {}", display(old)));
+            reasons.push(Reason {
+                code: ReasonCode::Delete,
+                kinds: vec![kind_of(old)],
+                message: format!("deletes {}", display(old)),
+            });
         }
     }
     if !changes.is_empty()
         && let Some(env) = environment
         && is_production(env)
     {
-        reasons.push(format!("targets production ({env})"));
+        let mut kinds: Vec<String> = changes
+            .iter()
+            .map(|c| c.object.split('/').next().unwrap_or("").to_string())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        reasons.push(Reason {
+            code: ReasonCode::Production,
+            kinds,
+            message: format!("targets production ({env})"),
+        });
     }
     Assessment {
         level: if reasons.is_empty() {
@@ -232,7 +299,9 @@ mod tests {
             let a = classify(&[], &[obj(kind, "x", json!({}))], Some("dev"));
             assert_eq!(a.level, Level::High, "{kind}");
             assert!(
-                a.reasons[0].starts_with(&format!("adds {kind}/web-dev/x")),
+                a.reasons[0]
+                    .message
+                    .starts_with(&format!("adds {kind}/web-dev/x")),
                 "{a:?}"
             );
         }
@@ -255,7 +324,9 @@ mod tests {
         );
         assert_eq!(a.level, Level::High);
         assert!(
-            a.reasons[0].contains("immutable field /spec/selector"),
+            a.reasons[0]
+                .message
+                .contains("immutable field /spec/selector"),
             "{a:?}"
         );
     }

@@ -17,13 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-const Q: Quirks = Quirks {
-    empty_finish_reason: false,
-    no_tool_type: false,
-    reasoning: false,
-    unknown_fields: false,
-    truncate: false,
-};
+const Q: Quirks = Quirks::NONE;
 
 fn agent(text: &str) -> AgentDefinition {
     AgentDefinition::parse(text, &Origin::new(Source::Project, "t.md")).unwrap()

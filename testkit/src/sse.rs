@@ -21,6 +21,17 @@ pub struct Quirks {
     pub truncate: bool,
 }
 
+impl Quirks {
+    /// A well-behaved server.
+    pub const NONE: Quirks = Quirks {
+        empty_finish_reason: false,
+        no_tool_type: false,
+        reasoning: false,
+        unknown_fields: false,
+        truncate: false,
+    };
+}
+
 /// An OpenAI-compatible streamed reply with `text`, split into small deltas.
 pub fn openai_text(
     text: &str,

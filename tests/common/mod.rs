@@ -101,15 +101,5 @@ pub fn json(out: &Output) -> serde_json::Value {
 }
 
 /// Copies a folder tree (for tests that edit a copy of the example or the corpus).
-pub fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use agentops_testkit::copy_dir;

@@ -244,6 +244,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) {
     }
 }
 
+/// kubectl's error without its logging prefix: `E1126 … run.go:72] "command failed"
+/// err="…"` becomes the quoted message.
+fn build_error(stderr: &str) -> String {
+    static COMMAND_FAILED: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| {
+            regex::Regex::new(
+                r#"(?m)^E\d{4} [^\]]*\] "command failed" err="((?:[^"\\]|\\.)*)"\s*$"#,
+            )
+            .ok()
+        });
+    let trimmed = stderr.trim();
+    COMMAND_FAILED
+        .as_ref()
+        .and_then(|re| re.captures(trimmed))
+        .and_then(|c| c.get(1))
+        .map_or_else(
+            || trimmed.to_string(),
+            |m| m.as_str().replace("\\\"", "\"").replace("\\\\", "\\"),
+        )
+}
+
 /// What one render produced.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rendered {
@@ -277,7 +298,7 @@ pub async fn render_cached(
     (rendered, false)
 }
 
-async fn render_full(dir: &Path, timeout: std::time::Duration) -> Rendered {
+pub async fn render_full(dir: &Path, timeout: std::time::Duration) -> Rendered {
     let failed = |output: String| Rendered {
         ok: false,
         output,
@@ -321,10 +342,25 @@ async fn render_full(dir: &Path, timeout: std::time::Duration) -> Rendered {
         } else {
             Rendered {
                 ok: false,
-                output: stderr.trim().to_string(),
+                output: build_error(&stderr),
                 warnings,
             }
         };
     }
     failed(not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubectl_logging_prefix_is_dropped_from_build_errors() {
+        let stderr = "E1126 16:19:38.014431   22161 run.go:72] \"command failed\" err=\"accumulating resources: \\\"missing.yaml\\\" not found\"\n";
+        assert_eq!(
+            build_error(stderr),
+            "accumulating resources: \"missing.yaml\" not found"
+        );
+        assert_eq!(build_error("Error: plain\n"), "Error: plain");
+    }
 }

@@ -2,6 +2,7 @@
 //! infrastructure tools (kubectl, argocd, git) and the gates' checks grow here (DESIGN.md §3).
 
 pub mod bash;
+pub mod edit;
 pub mod files;
 pub mod kustomize;
 pub mod path;

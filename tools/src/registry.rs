@@ -1,6 +1,7 @@
 //! The tools agentops offers, by name.
 
 use crate::bash::BashTool;
+use crate::edit::{EditTool, WriteTool};
 use crate::files::{GlobTool, GrepTool, ReadTool};
 use crate::kustomize::KustomizeBuildTool;
 use crate::tool::Tool;
@@ -19,6 +20,8 @@ impl ToolRegistry {
         r.register(Arc::new(ReadTool));
         r.register(Arc::new(GlobTool));
         r.register(Arc::new(GrepTool));
+        r.register(Arc::new(WriteTool));
+        r.register(Arc::new(EditTool));
         r.register(Arc::new(BashTool));
         r.register(Arc::new(KustomizeBuildTool));
         r

@@ -5,6 +5,7 @@
 //! runtime's gates and approvals use, and `run`. Tools never decide permissions themselves:
 //! the runtime checks rules, gates and approvals around them.
 
+use crate::edit::FileChange;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -68,6 +69,16 @@ pub trait Tool: Send + Sync {
     fn risk(&self) -> Risk;
     /// Runs the tool. Invalid input is an error output for the model, not a failure.
     fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput>;
+    /// For tools that change files: the changes a call would make, without making them. The
+    /// runtime gates and approves these and writes them itself; a [`Risk::Write`] tool that
+    /// cannot plan is refused by the runtime.
+    fn plan_change(
+        &self,
+        _input: &Value,
+        _ctx: &ToolContext,
+    ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
+        None
+    }
 }
 
 /// A tool whose input is a typed struct: name, description and risk as constants, the JSON
@@ -79,6 +90,14 @@ pub trait TypedTool: Send + Sync {
     const DESCRIPTION: &'static str;
     const RISK: Risk;
     fn call(&self, input: Self::Input, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput>;
+    /// See [`Tool::plan_change`].
+    fn plan(
+        &self,
+        _input: &Self::Input,
+        _ctx: &ToolContext,
+    ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
+        None
+    }
 }
 
 impl<T: TypedTool> Tool for T {
@@ -93,6 +112,16 @@ impl<T: TypedTool> Tool for T {
     }
     fn risk(&self) -> Risk {
         T::RISK
+    }
+    fn plan_change(
+        &self,
+        input: &Value,
+        ctx: &ToolContext,
+    ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
+        match parse_input::<T::Input>(T::NAME, input.clone()) {
+            Ok(input) => self.plan(&input, ctx),
+            Err(e) => Some(Err(e)),
+        }
     }
     fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {
         match parse_input::<T::Input>(T::NAME, input) {

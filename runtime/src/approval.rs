@@ -1,0 +1,389 @@
+//! The approval broker: a high-risk change (see [`crate::risk`]) is written only when a person
+//! or an approval policy says yes. Interactive front ends ask a person (once per change: there
+//! is no "always allow" for high risk); headless runs decide with `--approve RULE` and
+//! `--approval-policy FILE`; with neither, the change stays pending and the run stops (exit 3).
+//!
+//! Rules match what the rendered diff says, never what a manifest, a tool result or the model
+//! claims: `kind`, `env`, `path`, `reason` (`kind|delete|immutable|production`) or the change's
+//! `id`. Every reason of a change must be matched by an `approve` rule; any matching `deny`
+//! rule refuses it.
+
+use crate::review::Review;
+use crate::risk::Reason;
+use futures_util::future::BoxFuture;
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// One overlay or manifest of a change that needs approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalUnit {
+    pub path: String,
+    pub environment: Option<String>,
+    pub reasons: Vec<Reason>,
+}
+
+/// A high-risk change waiting for a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    /// Stable for the same tool call: `--approve id=<id>` approves exactly this change.
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub input: Value,
+    pub files: Vec<String>,
+    pub units: Vec<ApprovalUnit>,
+    /// The rendered before/after diff (Secret values redacted).
+    pub diff: String,
+}
+
+impl ApprovalRequest {
+    pub fn new(agent: &str, tool: &str, input: &Value, review: &Review) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{tool}\0{input}").as_bytes());
+        let id: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+        Self {
+            id: format!("apr-{id}"),
+            agent: agent.to_string(),
+            tool: tool.to_string(),
+            input: input.clone(),
+            files: review.files.clone(),
+            units: review
+                .units
+                .iter()
+                .filter(|u| !u.risk.reasons.is_empty())
+                .map(|u| ApprovalUnit {
+                    path: u.path.clone(),
+                    environment: u.environment.clone(),
+                    reasons: u.risk.reasons.clone(),
+                })
+                .collect(),
+            diff: review.rendered_diff(),
+        }
+    }
+
+    /// One line per reason, for people and the model.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "{} ({} of {} by {}):\n",
+            self.id,
+            self.tool,
+            self.files.join(", "),
+            self.agent
+        );
+        for u in &self.units {
+            for r in &u.reasons {
+                out.push_str(&format!("  {}: {}\n", u.path, r.message));
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ApprovalDecision {
+    Granted {
+        by: String,
+    },
+    Denied {
+        by: String,
+    },
+    /// Nobody (and no rule) decided.
+    Unanswered {
+        unmatched: Vec<String>,
+    },
+}
+
+/// Decides approvals: a policy, or a person at a prompt.
+pub trait Approver: Send + Sync {
+    fn decide<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalDecision>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error(
+        "approval rule `{rule}`: {problem}. Write key=glob pairs separated by commas, keys: kind, env, path, reason (kind|delete|immutable|production), id; e.g. `env=dev,kind=StatefulSet`"
+    )]
+    Rule { rule: String, problem: String },
+    #[error("cannot read approval policy {path}: {problem}")]
+    File { path: String, problem: String },
+}
+
+/// One rule's fields as written in a policy file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleSpec {
+    pub kind: Option<String>,
+    pub env: Option<String>,
+    pub path: Option<String>,
+    pub reason: Option<String>,
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalRule {
+    text: String,
+    kind: Option<GlobMatcher>,
+    env: Option<GlobMatcher>,
+    path: Option<GlobMatcher>,
+    reason: Option<GlobMatcher>,
+    id: Option<GlobMatcher>,
+}
+
+impl ApprovalRule {
+    /// `kind=StatefulSet,env=dev` (flag syntax).
+    pub fn parse(text: &str) -> Result<Self, ApprovalError> {
+        let mut spec = RuleSpec::default();
+        let problem = |p: String| ApprovalError::Rule {
+            rule: text.to_string(),
+            problem: p,
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((key, value)) = part.split_once('=') else {
+                return Err(problem(format!("`{part}` is not key=value")));
+            };
+            let slot = match key.trim() {
+                "kind" => &mut spec.kind,
+                "env" | "environment" => &mut spec.env,
+                "path" => &mut spec.path,
+                "reason" => &mut spec.reason,
+                "id" => &mut spec.id,
+                other => return Err(problem(format!("unknown key `{other}`"))),
+            };
+            *slot = Some(value.trim().to_string());
+        }
+        Self::from_spec(text, &spec)
+    }
+
+    pub fn from_spec(text: &str, spec: &RuleSpec) -> Result<Self, ApprovalError> {
+        let problem = |p: String| ApprovalError::Rule {
+            rule: text.to_string(),
+            problem: p,
+        };
+        let glob = |v: &Option<String>| -> Result<Option<GlobMatcher>, ApprovalError> {
+            v.as_deref()
+                .map(|g| {
+                    Glob::new(g)
+                        .map(|g| g.compile_matcher())
+                        .map_err(|e| problem(e.to_string()))
+                })
+                .transpose()
+        };
+        let specific = [&spec.kind, &spec.env, &spec.path, &spec.reason, &spec.id]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|g| g.chars().any(|c| c != '*')));
+        if !specific {
+            return Err(problem(
+                "it would approve every high-risk change; name at least a kind, env, path, reason or id".into(),
+            ));
+        }
+        if let Some(r) = &spec.reason
+            && !r.contains('*')
+            && !["kind", "delete", "immutable", "production"].contains(&r.as_str())
+        {
+            return Err(problem(format!("unknown reason `{r}`")));
+        }
+        Ok(Self {
+            text: text.to_string(),
+            kind: glob(&spec.kind)?,
+            env: glob(&spec.env)?,
+            path: glob(&spec.path)?,
+            reason: glob(&spec.reason)?,
+            id: glob(&spec.id)?,
+        })
+    }
+
+    fn matches(&self, request: &ApprovalRequest, unit: &ApprovalUnit, reason: &Reason) -> bool {
+        let ok = |m: &Option<GlobMatcher>, v: &str| m.as_ref().is_none_or(|m| m.is_match(v));
+        ok(&self.id, &request.id)
+            && ok(&self.path, &unit.path)
+            && ok(&self.env, unit.environment.as_deref().unwrap_or(""))
+            && ok(&self.reason, reason.code.as_str())
+            && (self.kind.is_none() || reason.kinds.iter().all(|k| ok(&self.kind, k)))
+    }
+}
+
+/// Approval rules for runs without a person.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalPolicy {
+    pub approve: Vec<ApprovalRule>,
+    pub deny: Vec<ApprovalRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    approve: Vec<RuleSpec>,
+    #[serde(default)]
+    deny: Vec<RuleSpec>,
+}
+
+impl ApprovalPolicy {
+    /// Adds the rules of a TOML file: `[[approve]]` and `[[deny]]` tables with the rule keys.
+    pub fn load_file(&mut self, path: &Path) -> Result<(), ApprovalError> {
+        let err = |problem: String| ApprovalError::File {
+            path: path.display().to_string(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let file: PolicyFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let label = |kind: &str, i: usize| format!("{}: [[{kind}]] #{}", path.display(), i + 1);
+        for (i, spec) in file.approve.iter().enumerate() {
+            self.approve
+                .push(ApprovalRule::from_spec(&label("approve", i), spec)?);
+        }
+        for (i, spec) in file.deny.iter().enumerate() {
+            self.deny
+                .push(ApprovalRule::from_spec(&label("deny", i), spec)?);
+        }
+        Ok(())
+    }
+
+    pub fn decide_now(&self, request: &ApprovalRequest) -> ApprovalDecision {
+        let pairs = || {
+            request
+                .units
+                .iter()
+                .flat_map(|u| u.reasons.iter().map(move |r| (u, r)))
+        };
+        for (u, r) in pairs() {
+            if let Some(rule) = self.deny.iter().find(|d| d.matches(request, u, r)) {
+                return ApprovalDecision::Denied {
+                    by: format!("deny rule `{}`", rule.text),
+                };
+            }
+        }
+        let mut by = Vec::new();
+        let mut unmatched = Vec::new();
+        for (u, r) in pairs() {
+            match self.approve.iter().find(|a| a.matches(request, u, r)) {
+                Some(rule) => {
+                    if !by.contains(&rule.text) {
+                        by.push(rule.text.clone());
+                    }
+                }
+                None => unmatched.push(format!("{}: {}", u.path, r.message)),
+            }
+        }
+        if unmatched.is_empty() && !by.is_empty() {
+            ApprovalDecision::Granted {
+                by: format!("approve rule `{}`", by.join("`, `")),
+            }
+        } else {
+            ApprovalDecision::Unanswered { unmatched }
+        }
+    }
+}
+
+impl Approver for ApprovalPolicy {
+    fn decide<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalDecision> {
+        Box::pin(async move { self.decide_now(request) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::ReasonCode;
+
+    fn request(env: &str, code: ReasonCode, kind: &str) -> ApprovalRequest {
+        ApprovalRequest {
+            id: "apr-0011223344".into(),
+            agent: "a".into(),
+            tool: "Write".into(),
+            input: Value::Null,
+            files: vec!["apps/db/base/sts.yaml".into()],
+            units: vec![ApprovalUnit {
+                path: format!("apps/db/overlays/{env}"),
+                environment: Some(env.into()),
+                reasons: vec![Reason {
+                    code,
+                    kinds: vec![kind.into()],
+                    message: format!("adds {kind}"),
+                }],
+            }],
+            diff: String::new(),
+        }
+    }
+
+    fn policy(approve: &[&str], deny: &[&str]) -> ApprovalPolicy {
+        ApprovalPolicy {
+            approve: approve
+                .iter()
+                .map(|r| ApprovalRule::parse(r).unwrap())
+                .collect(),
+            deny: deny
+                .iter()
+                .map(|r| ApprovalRule::parse(r).unwrap())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rules_match_kind_env_reason_and_id() {
+        let r = request("dev", ReasonCode::Kind, "StatefulSet");
+        let granted =
+            |p: &ApprovalPolicy| matches!(p.decide_now(&r), ApprovalDecision::Granted { .. });
+        assert!(granted(&policy(&["env=dev,kind=StatefulSet"], &[])));
+        assert!(granted(&policy(&["id=apr-0011223344"], &[])));
+        assert!(granted(&policy(&["path=apps/db/**"], &[])));
+        assert!(!granted(&policy(&["env=prod"], &[])));
+        assert!(!granted(&policy(&["kind=PersistentVolumeClaim"], &[])));
+        assert!(!granted(&policy(&["reason=delete"], &[])));
+        assert!(matches!(
+            policy(&["env=dev"], &["kind=StatefulSet"]).decide_now(&r),
+            ApprovalDecision::Denied { .. }
+        ));
+        assert!(matches!(
+            ApprovalPolicy::default().decide_now(&r),
+            ApprovalDecision::Unanswered { .. }
+        ));
+    }
+
+    #[test]
+    fn rules_that_approve_everything_or_make_no_sense_are_refused() {
+        for bad in [
+            "",
+            "kind=*",
+            "env=*,path=**",
+            "colour=red",
+            "reason=maybe",
+            "kind",
+        ] {
+            assert!(ApprovalRule::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn policy_files_are_toml_with_approve_and_deny_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.toml");
+        std::fs::write(
+            &path,
+            "[[approve]]\nenv = \"dev\"\n\n[[deny]]\nenv = \"prod\"\nreason = \"delete\"\n",
+        )
+        .unwrap();
+        let mut p = ApprovalPolicy::default();
+        p.load_file(&path).unwrap();
+        assert!(matches!(
+            p.decide_now(&request("dev", ReasonCode::Kind, "StatefulSet")),
+            ApprovalDecision::Granted { .. }
+        ));
+        assert!(matches!(
+            p.decide_now(&request("prod", ReasonCode::Delete, "Deployment")),
+            ApprovalDecision::Denied { .. }
+        ));
+        std::fs::write(&path, "[[approve]]\nenvironment = \"dev\"\n").unwrap();
+        let err = ApprovalPolicy::default()
+            .load_file(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("approvals.toml") && err.contains("environment"),
+            "{err}"
+        );
+    }
+}

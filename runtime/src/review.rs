@@ -1,0 +1,523 @@
+//! The gates around a file change (DESIGN.md §3): before a planned change is written, every
+//! overlay it affects is rendered as it is and as it would be (in a staging copy of the
+//! repository), the new render is schema- and policy-checked, the rendered before/after diff is
+//! computed and its risk classified. Plain manifest files outside any kustomization (Argo CD
+//! `Application`s, raw YAML folders) get the same checks on their own objects.
+//!
+//! The gate fails when the change breaks a build or brings a new error finding; findings the
+//! repository already had are counted but do not block an unrelated change.
+
+use crate::gates::{Checked, check_rendered, kubectl_version, parse_objects};
+use crate::policy::{self, Finding, PolicyConfig, Severity};
+use crate::risk::{self, Assessment, Level};
+use agentops_tools::edit::{FileChange, unified_diff};
+use agentops_tools::kustomize::{
+    FileHashes, Rendered, find_kustomizations, input_files, inputs_hash, kustomization_file,
+    render_cached, render_full,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// What the gates concluded about one overlay (or plain manifest file) a change touches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitReview {
+    /// Relative to the repository root.
+    pub path: String,
+    /// `overlay` or `manifest`.
+    pub unit: &'static str,
+    /// The environment the path names (`overlays/<env>`, a `prod` folder), if any.
+    pub environment: Option<String>,
+    pub passed: bool,
+    /// Why the new version does not build or parse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Error and warning findings the change brings.
+    pub new_findings: Vec<Finding>,
+    /// Findings present before the change too.
+    pub existing_findings: usize,
+    pub objects: usize,
+    pub risk: Assessment,
+    /// Unified diff of the rendered objects (Secret values redacted).
+    #[serde(skip)]
+    pub diff: String,
+}
+
+/// The gates' verdict on a set of file changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub files: Vec<String>,
+    pub units: Vec<UnitReview>,
+}
+
+impl Review {
+    pub fn passed(&self) -> bool {
+        self.units.iter().all(|u| u.passed)
+    }
+
+    pub fn level(&self) -> Level {
+        self.units
+            .iter()
+            .map(|u| u.risk.level)
+            .max()
+            .unwrap_or(Level::Low)
+    }
+
+    /// The rendered diff of every unit, headed by its path.
+    pub fn rendered_diff(&self) -> String {
+        self.units
+            .iter()
+            .filter(|u| !u.diff.is_empty())
+            .map(|u| format!("# rendered {}\n{}", u.path, u.diff))
+            .collect()
+    }
+
+    /// What the model (and a person) reads about the gates.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if self.units.is_empty() {
+            out.push_str("gates: no overlay or manifest is affected\n");
+        }
+        for u in &self.units {
+            let verdict = if u.passed { "passed" } else { "FAILED" };
+            out.push_str(&format!(
+                "gates {verdict} for {} {} ({} objects, risk {:?}",
+                u.unit, u.path, u.objects, u.risk.level
+            ));
+            if u.existing_findings > 0 {
+                out.push_str(&format!(
+                    ", {} findings it already had",
+                    u.existing_findings
+                ));
+            }
+            out.push_str(")\n");
+            if let Some(e) = &u.error {
+                out.push_str(&format!("  build: {e}\n"));
+            }
+            for f in &u.new_findings {
+                out.push_str(&format!(
+                    "  {} [{}] {}: {}\n",
+                    f.severity, f.rule, f.object, f.message
+                ));
+            }
+            for r in &u.risk.reasons {
+                out.push_str(&format!("  high risk: {}\n", r.message));
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("cannot stage the change under {path}: {source}")]
+    Staging {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Runs the gates on planned changes. One per workspace: it remembers the kustomize version.
+#[derive(Debug)]
+pub struct ChangeGate {
+    root: PathBuf,
+    policy: PolicyConfig,
+    cache_dir: Option<PathBuf>,
+    timeout: Duration,
+    salt: OnceCell<String>,
+}
+
+/// Folders never copied into a staging area.
+const SKIP_DIRS: [&str; 4] = [".git", ".agentops", "node_modules", "target"];
+
+impl ChangeGate {
+    /// `root` must be canonical. `cache_dir` holds rendered results keyed by input hash.
+    pub fn new(
+        root: PathBuf,
+        policy: PolicyConfig,
+        cache_dir: Option<PathBuf>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            root,
+            policy,
+            cache_dir,
+            timeout,
+            salt: OnceCell::new(),
+        }
+    }
+
+    /// Reviews `changes` as one change set; nothing in the repository is modified.
+    pub async fn review(&self, changes: &[FileChange]) -> Result<Review, ReviewError> {
+        let changed: BTreeSet<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
+        let root = self.root.clone();
+        let changed_for_scan = changed.clone();
+        let (overlays, manifests) =
+            tokio::task::spawn_blocking(move || affected(&root, &changed_for_scan))
+                .await
+                .unwrap_or_default();
+        let mut review = Review {
+            files: changes.iter().map(|c| c.rel.clone()).collect(),
+            units: Vec::new(),
+        };
+        for change in changes {
+            if manifests.contains(&change.path) {
+                review.units.push(self.review_manifest(change));
+            }
+        }
+        if overlays.is_empty() {
+            return Ok(review);
+        }
+        let staging_parent = self.root.join(".agentops").join("staging");
+        let io = |source| ReviewError::Staging {
+            path: staging_parent.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&staging_parent).map_err(io)?;
+        // agentops' own state stays out of the user's commits.
+        let ignore = self.root.join(".agentops").join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "*\n").map_err(io)?;
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("change-")
+            .tempdir_in(&staging_parent)
+            .map_err(io)?;
+        let (root, stage) = (self.root.clone(), staging.path().to_path_buf());
+        let owned: Vec<FileChange> = changes.to_vec();
+        tokio::task::spawn_blocking(move || mirror(&root, &stage, &owned))
+            .await
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?
+            .map_err(io)?;
+        let salt = self.salt.get_or_init(kubectl_version).await.clone();
+        let jobs = overlays.iter().map(|dir| {
+            let rel = dir.strip_prefix(&self.root).unwrap_or(dir).to_path_buf();
+            let staged = staging.path().join(&rel);
+            self.review_overlay(dir.clone(), rel, staged, &salt, staging.path())
+        });
+        review
+            .units
+            .extend(futures_util::future::join_all(jobs).await);
+        Ok(review)
+    }
+
+    async fn review_overlay(
+        &self,
+        dir: PathBuf,
+        rel: PathBuf,
+        staged: PathBuf,
+        salt: &str,
+        staging_root: &Path,
+    ) -> UnitReview {
+        let rel_s = rel.display().to_string();
+        let environment = environment_of(&rel_s);
+        let before = if kustomization_file(&dir).is_some() {
+            let key = self.cache_dir.as_ref().map(|_| {
+                let hashes = FileHashes::default();
+                inputs_hash(&dir, &input_files(&dir), salt, &hashes)
+            });
+            let cache = self.cache_dir.as_deref().zip(key.as_deref());
+            Some(render_cached(&dir, cache, self.timeout).await.0)
+        } else {
+            None
+        };
+        let mut after = if kustomization_file(&staged).is_some() {
+            render_full(&staged, self.timeout).await
+        } else {
+            Rendered {
+                ok: true,
+                output: String::new(),
+                warnings: Vec::new(),
+            }
+        };
+        // Errors name the staging copy; people know the repository.
+        let staged_prefix = format!("{}/", staging_root.display());
+        after.output = after.output.replace(&staged_prefix, "");
+        let before_checked = before
+            .as_ref()
+            .map(|b| check_rendered(b, &self.policy, &rel_s));
+        let after_checked = check_rendered(&after, &self.policy, &rel_s);
+        let before_objects = before
+            .as_ref()
+            .filter(|b| b.ok)
+            .and_then(|b| parse_objects(&b.output).ok())
+            .unwrap_or_default();
+        let after_objects = if after.ok {
+            parse_objects(&after.output).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let diff = if after.ok {
+            rendered_diff(&before_objects, &after_objects, &rel_s)
+        } else {
+            String::new()
+        };
+        self.unit(
+            rel_s,
+            "overlay",
+            environment,
+            before_checked,
+            after_checked,
+            &before_objects,
+            &after_objects,
+            diff,
+        )
+    }
+
+    fn review_manifest(&self, change: &FileChange) -> UnitReview {
+        let parse = |text: Option<&str>| -> Result<Vec<Value>, String> {
+            text.map_or(Ok(Vec::new()), |t| {
+                parse_objects(t).map(|objs| objs.into_iter().filter(is_object).collect())
+            })
+        };
+        let check = |objects: &Result<Vec<Value>, String>| match objects {
+            Ok(objs) => {
+                let rendered = Rendered {
+                    ok: true,
+                    output: String::new(),
+                    warnings: Vec::new(),
+                };
+                let mut c = check_rendered(&rendered, &self.policy, &change.rel);
+                c.objects = objs.len();
+                c.findings.extend(crate::gates::schema_findings(
+                    &self.policy,
+                    &change.rel,
+                    objs,
+                ));
+                c.findings
+                    .extend(policy::check(&self.policy, &change.rel, objs));
+                c
+            }
+            Err(e) => Checked {
+                ok: false,
+                objects: 0,
+                error: Some(format!("{} is not valid YAML: {e}", change.rel)),
+                findings: Vec::new(),
+            },
+        };
+        let before = parse(change.before.as_deref());
+        let after = parse(change.after.as_deref());
+        let before_checked = Some(check(&before));
+        let after_checked = check(&after);
+        let before_objects = before.unwrap_or_default();
+        let after_objects = after.unwrap_or_default();
+        let diff = rendered_diff(&before_objects, &after_objects, &change.rel);
+        self.unit(
+            change.rel.clone(),
+            "manifest",
+            environment_of(&change.rel),
+            before_checked,
+            after_checked,
+            &before_objects,
+            &after_objects,
+            diff,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn unit(
+        &self,
+        path: String,
+        unit: &'static str,
+        environment: Option<String>,
+        before: Option<Checked>,
+        after: Checked,
+        before_objects: &[Value],
+        after_objects: &[Value],
+        diff: String,
+    ) -> UnitReview {
+        let key = |f: &Finding| (f.rule.clone(), f.object.clone(), f.message.clone());
+        let old: BTreeSet<_> = before
+            .as_ref()
+            .map(|b| b.findings.iter().map(key).collect())
+            .unwrap_or_default();
+        let (existing, new): (Vec<Finding>, Vec<Finding>) = after
+            .findings
+            .into_iter()
+            .filter(|f| f.severity != Severity::Off)
+            .partition(|f| old.contains(&key(f)));
+        let breaks_build = !after.ok;
+        let passed = !breaks_build && !new.iter().any(|f| f.severity == Severity::Error);
+        // A change that does not build is rejected; what it would delete is not its risk.
+        let risk = if breaks_build {
+            risk::classify(before_objects, before_objects, None)
+        } else {
+            risk::classify(before_objects, after_objects, environment.as_deref())
+        };
+        UnitReview {
+            path,
+            unit,
+            environment,
+            passed,
+            error: after.error,
+            new_findings: new,
+            existing_findings: existing.len(),
+            objects: after.objects,
+            risk,
+            diff,
+        }
+    }
+}
+
+/// Kubernetes-looking documents (plain YAML files hold other things too).
+fn is_object(v: &Value) -> bool {
+    v.get("apiVersion").is_some_and(Value::is_string) && v.get("kind").is_some_and(Value::is_string)
+}
+
+/// The overlays whose inputs include a changed file (or that a change creates), and the
+/// changed YAML files outside every overlay that hold Kubernetes objects.
+fn affected(root: &Path, changed: &BTreeSet<PathBuf>) -> (Vec<PathBuf>, BTreeSet<PathBuf>) {
+    let mut overlays = BTreeSet::new();
+    let mut inputs_all = BTreeSet::new();
+    for dir in find_kustomizations(root) {
+        let inputs = input_files(&dir);
+        if inputs.iter().any(|f| changed.contains(f)) {
+            overlays.insert(dir.clone());
+        }
+        inputs_all.extend(inputs);
+    }
+    for path in changed {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if agentops_tools::kustomize::KUSTOMIZATION_FILES.contains(&name)
+            && let Some(parent) = path.parent()
+        {
+            overlays.insert(parent.to_path_buf());
+        }
+    }
+    // A file under a kustomization folder is deployed only if the kustomization uses it.
+    let under_kustomization = |p: &Path| {
+        p.ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(root))
+            .any(|a| {
+                kustomization_file(a).is_some()
+                    || agentops_tools::kustomize::KUSTOMIZATION_FILES
+                        .iter()
+                        .any(|k| changed.contains(&a.join(k)))
+            })
+    };
+    let manifests = changed
+        .iter()
+        .filter(|p| !inputs_all.contains(*p) && !under_kustomization(p))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !agentops_tools::kustomize::KUSTOMIZATION_FILES.contains(&name)
+                && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        })
+        .cloned()
+        .collect();
+    (overlays.into_iter().collect(), manifests)
+}
+
+/// Mirrors the repository under `stage` with hard links (copies across file systems), then
+/// writes the changes there. A change replaces a link by a new file, never writes through it.
+fn mirror(root: &Path, stage: &Path, changes: &[FileChange]) -> std::io::Result<()> {
+    let walker = walkdir::WalkDir::new(root).into_iter().filter_entry(|e| {
+        e.depth() == 0
+            || !(e.file_type().is_dir()
+                && SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or("")))
+    });
+    for entry in walker.filter_map(Result::ok) {
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let target = stage.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target)?;
+        } else if entry.file_type().is_file() && std::fs::hard_link(entry.path(), &target).is_err()
+        {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    for change in changes {
+        if let Ok(rel) = change.path.strip_prefix(root) {
+            change.write_to(&stage.join(rel))?;
+        }
+    }
+    Ok(())
+}
+
+/// The environment a path names: the folder after `overlays/`, else a production-looking
+/// folder, else a folder named like a usual environment.
+pub fn environment_of(rel: &str) -> Option<String> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    if let Some(i) = parts.iter().position(|p| *p == "overlays")
+        && let Some(env) = parts.get(i + 1)
+    {
+        return Some((*env).to_string());
+    }
+    let dirs = &parts[..parts
+        .len()
+        .saturating_sub(1)
+        .max(usize::from(parts.len() == 1))];
+    dirs.iter()
+        .find(|p| risk::is_production(p))
+        .or_else(|| {
+            dirs.iter().find(|p| {
+                matches!(
+                    p.to_ascii_lowercase().as_str(),
+                    "dev"
+                        | "development"
+                        | "test"
+                        | "qa"
+                        | "staging"
+                        | "stage"
+                        | "nonprod"
+                        | "preprod"
+                )
+            })
+        })
+        .map(|p| (*p).to_string())
+}
+
+/// A diff of two object lists as YAML, objects in a stable order, Secret values redacted.
+fn rendered_diff(before: &[Value], after: &[Value], path: &str) -> String {
+    let text = |objs: &[Value]| -> String {
+        let mut docs: Vec<(String, String)> = objs
+            .iter()
+            .map(|o| {
+                let yaml = serde_saphyr::to_string(o).unwrap_or_default();
+                (policy::object_id(o), yaml)
+            })
+            .collect();
+        docs.sort();
+        let joined: String = docs.into_iter().map(|(_, y)| format!("---\n{y}")).collect();
+        agentops_tools::redact::redact_text(&joined)
+    };
+    unified_diff(
+        &text(before),
+        &text(after),
+        &format!("a/{path} (rendered)"),
+        &format!("b/{path} (rendered)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_from_paths() {
+        assert_eq!(
+            environment_of("apps/web/overlays/prod").as_deref(),
+            Some("prod")
+        );
+        assert_eq!(
+            environment_of("apps/web/overlays/dev/patch.yaml").as_deref(),
+            Some("dev")
+        );
+        assert_eq!(
+            environment_of("argocd/prod/web.yaml").as_deref(),
+            Some("prod")
+        );
+        assert_eq!(
+            environment_of("clusters/staging/app.yaml").as_deref(),
+            Some("staging")
+        );
+        assert_eq!(environment_of("apps/web/base"), None);
+        assert_eq!(environment_of("prod.yaml"), None);
+    }
+}

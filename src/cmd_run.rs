@@ -128,6 +128,7 @@ fn engine(
     args: &RunArgs,
     plan: &Plan,
     events: EventSink,
+    session_id: &str,
 ) -> Result<Engine, Failure> {
     let config = &ws.config;
     let mut engine = Engine::new(
@@ -142,6 +143,8 @@ fn engine(
             root: ws.root.clone(),
             cwd: ws.cwd.clone(),
             timeout: config.commands.shell_timeout(),
+            session_id: session_id.to_string(),
+            agent: plan.agent.name.clone(),
         },
         events,
     );
@@ -169,16 +172,23 @@ fn engine(
         "--disallowed-tools",
     );
     engine.permissions = permissions;
+    // Rendered results are keyed by their inputs' content: shared with `validate`.
+    let render_cache = ws.home.as_ref().map_or_else(
+        || ws.root.join(".agentops").join("cache").join("render"),
+        |h| h.join(".cache").join("agentops").join("render"),
+    );
     engine.gate = std::sync::Arc::new(ChangeGate::new(
         ws.root.clone(),
         ws.config.policy.clone(),
-        // Rendered results are keyed by their inputs' content: shared with `validate`.
-        Some(ws.home.as_ref().map_or_else(
-            || ws.root.join(".agentops").join("cache").join("render"),
-            |h| h.join(".cache").join("agentops").join("render"),
-        )),
+        Some(render_cache.clone()),
         std::time::Duration::from_secs(120),
     ));
+    engine
+        .tools
+        .register(std::sync::Arc::new(agentops_runtime::gates::ValidateTool {
+            policy: ws.config.policy.clone(),
+            cache_dir: Some(render_cache),
+        }));
     let mut approvals = ApprovalPolicy::default();
     if let Some(file) = &args.approval_policy {
         approvals.load_file(file).map_err(Failure::usage)?;
@@ -220,7 +230,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         );
     }
     let (sink, mut rx) = EventSink::channel();
-    let engine = engine(ws, provider, args, &plan, sink)?;
+    let engine = engine(ws, provider, args, &plan, sink, &session_id)?;
     let format = args.output_format;
     let printer = tokio::spawn(async move {
         let mut printed_text = false;

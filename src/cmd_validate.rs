@@ -4,9 +4,7 @@ use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::exit::{CliResult, ExitCode, Failure};
 use crate::output::{print, print_json};
 use agentops_runtime::Workspace;
-use agentops_runtime::gates::{OverlayStatus, ValidateOptions, validate};
-use agentops_runtime::policy::Severity;
-use std::fmt::Write;
+use agentops_runtime::gates::{ValidateOptions, validate};
 use std::time::Duration;
 
 pub fn run(args: &ValidateArgs, ws: &Workspace) -> CliResult {
@@ -48,52 +46,7 @@ pub fn run(args: &ValidateArgs, ws: &Workspace) -> CliResult {
         ValidateFormat::Json => print_json(&report)?,
         ValidateFormat::Sarif => print_json(&crate::validate_formats::sarif(&report))?,
         ValidateFormat::Junit => print(&crate::validate_formats::junit(&report)),
-        ValidateFormat::Text => {
-            let mut out = String::new();
-            for o in &report.overlays {
-                match o.status {
-                    OverlayStatus::Ok => {
-                        let _ = writeln!(
-                            out,
-                            "ok      {} ({} objects{})",
-                            o.path,
-                            o.objects,
-                            if o.cached { ", cached" } else { "" }
-                        );
-                    }
-                    OverlayStatus::Failed => {
-                        let reason = o.error.as_deref().unwrap_or_default();
-                        let first = reason.lines().next().unwrap_or_default();
-                        let short: String = first.chars().take(300).collect();
-                        let _ = writeln!(out, "FAILED  {}: {short}", o.path);
-                    }
-                }
-            }
-            for f in &report.findings {
-                let level = match f.severity {
-                    Severity::Error => "error",
-                    Severity::Warn => "warning",
-                    Severity::Off => continue,
-                };
-                let _ = writeln!(
-                    out,
-                    "{level}: {}: {} [{}] {}",
-                    f.file, f.object, f.rule, f.message
-                );
-            }
-            let s = &report.summary;
-            let _ = writeln!(
-                out,
-                "{} kustomization(s), {} failed, {} objects; {} error(s), {} warning(s) in {:.2}s",
-                s.overlays,
-                s.failed,
-                s.objects,
-                s.errors,
-                s.warnings,
-                s.duration_ms as f64 / 1000.0
-            );
-            print(&out);
-        }
+        ValidateFormat::Text => print(&report.to_text()),
     }
     Ok(if report.failed() {
         ExitCode::Findings

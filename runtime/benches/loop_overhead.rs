@@ -111,6 +111,7 @@ fn bench(c: &mut Criterion) {
                 root: root.clone(),
                 cwd: root.clone(),
                 timeout: Duration::from_secs(1),
+                ..Default::default()
             },
             sink,
         );

@@ -710,7 +710,16 @@ impl Engine {
                         Ok(()) if tool.risk() == agentops_tools::Risk::Write => {
                             self.change(agent, &call.id, tool.as_ref(), &args).await
                         }
-                        Ok(()) => tool.run(args, &self.tool_ctx).await,
+                        Ok(()) if tool.name() == agentops_tools::git::COMMIT_TOOL => {
+                            self.commit(agent, &call.id, tool.as_ref(), args).await
+                        }
+                        Ok(()) => {
+                            let ctx = ToolContext {
+                                agent: agent.name.clone(),
+                                ..self.tool_ctx.clone()
+                            };
+                            tool.run(args, &ctx).await
+                        }
                         Err(refusal) => refusal,
                     },
                     None => ToolOutput::error(format!("tool `{name}` is not available")),
@@ -887,6 +896,66 @@ impl Engine {
             "written",
             ToolOutput::ok(format!("wrote {}\n{summary}{diff}", files.join(", "))),
         )
+    }
+
+    /// A commit: the gates run on what it would record (HEAD against the working tree) and a
+    /// failing gate refuses it (DESIGN.md §3: commit is impossible while a gate fails).
+    async fn commit(
+        &self,
+        agent: &AgentDefinition,
+        call_id: &str,
+        tool: &dyn agentops_tools::Tool,
+        args: Value,
+    ) -> ToolOutput {
+        let _one_at_a_time = self.change_lock.lock().await;
+        let ctx = ToolContext {
+            agent: agent.name.clone(),
+            ..self.tool_ctx.clone()
+        };
+        let paths: Option<Vec<String>> = args
+            .get("paths")
+            .and_then(|p| serde_json::from_value(p.clone()).ok());
+        let files = match agentops_tools::git::files_to_commit(&ctx, paths.as_deref()) {
+            Ok(f) => f,
+            Err(e) => return ToolOutput::error(e.to_string()),
+        };
+        let review = match self.gate.review_commit(&files).await {
+            Ok(r) => r,
+            Err(e) => return ToolOutput::error(format!("not committed: {e}")),
+        };
+        let record = GateRecord {
+            agent: agent.name.clone(),
+            tool: tool.name().to_string(),
+            call_id: call_id.to_string(),
+            files: review.files.clone(),
+            passed: review.passed(),
+            risk: review.level(),
+            outcome: if review.passed() {
+                "committed"
+            } else {
+                "rejected"
+            },
+            units: review.units.clone(),
+        };
+        self.events.emit(Event::Gate {
+            agent: agent.name.clone(),
+            id: call_id.to_string(),
+            record: record.clone(),
+        });
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.gates.push(record);
+        }
+        if !review.passed() {
+            return ToolOutput::error(format!(
+                "not committed: a gate fails on what the commit would record. Fix it first.\n{}",
+                review.summary()
+            ));
+        }
+        let out = tool.run(args, &ctx).await;
+        if out.is_error {
+            return out;
+        }
+        ToolOutput::ok(format!("{}\n{}", out.content, review.summary()))
     }
 
     fn note_approval(&self, request: &ApprovalRequest, decision: ApprovalDecision) {

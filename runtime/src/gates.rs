@@ -52,6 +52,56 @@ pub struct ValidateReport {
 }
 
 impl ValidateReport {
+    /// The report as people (and models) read it: one line per kustomization, one per
+    /// finding, then the summary.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for o in &self.overlays {
+            match o.status {
+                OverlayStatus::Ok => {
+                    let _ = writeln!(
+                        out,
+                        "ok      {} ({} objects{})",
+                        o.path,
+                        o.objects,
+                        if o.cached { ", cached" } else { "" }
+                    );
+                }
+                OverlayStatus::Failed => {
+                    let reason = o.error.as_deref().unwrap_or_default();
+                    let first = reason.lines().next().unwrap_or_default();
+                    let short: String = first.chars().take(300).collect();
+                    let _ = writeln!(out, "FAILED  {}: {short}", o.path);
+                }
+            }
+        }
+        for f in &self.findings {
+            let level = match f.severity {
+                Severity::Error => "error",
+                Severity::Warn => "warning",
+                Severity::Off => continue,
+            };
+            let _ = writeln!(
+                out,
+                "{level}: {}: {} [{}] {}",
+                f.file, f.object, f.rule, f.message
+            );
+        }
+        let s = &self.summary;
+        let _ = writeln!(
+            out,
+            "{} kustomization(s), {} failed, {} objects; {} error(s), {} warning(s) in {:.2}s",
+            s.overlays,
+            s.failed,
+            s.objects,
+            s.errors,
+            s.warnings,
+            s.duration_ms as f64 / 1000.0
+        );
+        out
+    }
+
     /// A failed build or an error finding.
     pub fn failed(&self) -> bool {
         self.summary.failed > 0 || self.summary.errors > 0
@@ -359,5 +409,73 @@ mod tests {
         let objs = parse_objects("a: 1\n---\n---\nkind: X\nb: yes\n").unwrap();
         assert_eq!(objs.len(), 2);
         assert_eq!(objs[1]["b"], "yes");
+    }
+}
+
+/// Input of the `validate` tool.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateInput {
+    /// A folder of the repository (default: the whole repository).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Only kustomizations of this app (a folder name such as `web`).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Only kustomizations of this environment (`dev`, `prod`, ...).
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+/// The gates as a tool: render, schema and policies over a folder, with the repository's
+/// policy configuration. Read-only.
+pub struct ValidateTool {
+    pub policy: PolicyConfig,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl agentops_tools::tool::TypedTool for ValidateTool {
+    type Input = ValidateInput;
+    const NAME: &'static str = "validate";
+    const DESCRIPTION: &'static str = "Run the validation gates (kustomize build, Kubernetes/CRD schemas, compliance policies) over the repository or a folder, optionally one app or environment. Returns one line per kustomization and per finding.";
+    const RISK: agentops_tools::Risk = agentops_tools::Risk::ReadOnly;
+    fn call(
+        &self,
+        input: ValidateInput,
+        ctx: &agentops_tools::ToolContext,
+    ) -> futures_util::future::BoxFuture<'static, agentops_tools::ToolOutput> {
+        let ctx = ctx.clone();
+        let policy = self.policy.clone();
+        let cache_dir = self.cache_dir.clone();
+        Box::pin(async move {
+            let root = match agentops_tools::path::confine(
+                &ctx.root,
+                &ctx.cwd,
+                input.path.as_deref().unwrap_or("."),
+            ) {
+                Ok(p) => p,
+                Err(e) => return agentops_tools::ToolOutput::error(e.to_string()),
+            };
+            let options = ValidateOptions {
+                app: input.app,
+                env: input.env,
+                cache_dir,
+                parallel: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+                timeout: ctx.timeout.max(Duration::from_secs(60)),
+            };
+            let report = validate(&root, &policy, &options).await;
+            if report.overlays.is_empty() {
+                return agentops_tools::ToolOutput::error(format!(
+                    "no kustomization found under {}",
+                    agentops_tools::path::display(&ctx.root, &root)
+                ));
+            }
+            let text = report.to_text();
+            if report.failed() {
+                agentops_tools::ToolOutput::error(text)
+            } else {
+                agentops_tools::ToolOutput::ok(text)
+            }
+        })
     }
 }

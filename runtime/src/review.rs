@@ -150,6 +150,92 @@ impl ChangeGate {
         }
     }
 
+    /// A fresh folder under `.agentops/staging/` (removed when dropped).
+    fn staging(&self, prefix: &str) -> Result<tempfile::TempDir, ReviewError> {
+        let staging_parent = self.root.join(".agentops").join("staging");
+        let io = |source| ReviewError::Staging {
+            path: staging_parent.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&staging_parent).map_err(io)?;
+        // agentops' own state stays out of the user's commits.
+        let ignore = self.root.join(".agentops").join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "*\n").map_err(io)?;
+        }
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&staging_parent)
+            .map_err(io)
+    }
+
+    /// Reviews what a commit of `files` (absolute paths in the working tree) would record:
+    /// the committed state (HEAD) against the working tree.
+    pub async fn review_commit(&self, files: &[PathBuf]) -> Result<Review, ReviewError> {
+        let head = self.staging("head-")?;
+        let io = |source: std::io::Error| ReviewError::Staging {
+            path: head.path().display().to_string(),
+            source,
+        };
+        let (root, dest) = (self.root.clone(), head.path().to_path_buf());
+        tokio::task::spawn_blocking(move || agentops_tools::git::export_head(&root, &dest))
+            .await
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let rels: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|f| f.strip_prefix(&self.root).ok().map(Path::to_path_buf))
+            .collect();
+        let (root, head_root, owned) = (self.root.clone(), head.path().to_path_buf(), rels.clone());
+        let (overlays, manifests) = tokio::task::spawn_blocking(move || {
+            let in_tree =
+                |base: &Path| -> BTreeSet<PathBuf> { owned.iter().map(|r| base.join(r)).collect() };
+            let (now_overlays, now_manifests) = affected(&root, &in_tree(&root));
+            let (head_overlays, head_manifests) = affected(&head_root, &in_tree(&head_root));
+            let rel_of = |base: &Path, p: &Path| p.strip_prefix(base).map(Path::to_path_buf).ok();
+            let overlays: BTreeSet<PathBuf> = now_overlays
+                .iter()
+                .filter_map(|p| rel_of(&root, p))
+                .chain(head_overlays.iter().filter_map(|p| rel_of(&head_root, p)))
+                .collect();
+            let manifests: BTreeSet<PathBuf> = now_manifests
+                .iter()
+                .filter_map(|p| rel_of(&root, p))
+                .chain(head_manifests.iter().filter_map(|p| rel_of(&head_root, p)))
+                .collect();
+            (overlays, manifests)
+        })
+        .await
+        .unwrap_or_default();
+        let mut review = Review {
+            files: rels.iter().map(|r| r.display().to_string()).collect(),
+            units: Vec::new(),
+        };
+        for rel in &manifests {
+            let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+            review.units.push(self.review_manifest(&FileChange {
+                path: self.root.join(rel),
+                rel: rel.display().to_string(),
+                before: read(head.path().join(rel)),
+                after: read(self.root.join(rel)),
+            }));
+        }
+        let salt = self.salt.get_or_init(kubectl_version).await.clone();
+        let jobs = overlays.iter().map(|rel| {
+            self.review_overlay(
+                rel.clone(),
+                (head.path().join(rel), false),
+                (self.root.join(rel), true),
+                &salt,
+                head.path(),
+            )
+        });
+        review
+            .units
+            .extend(futures_util::future::join_all(jobs).await);
+        Ok(review)
+    }
+
     /// Reviews `changes` as one change set; nothing in the repository is modified.
     pub async fn review(&self, changes: &[FileChange]) -> Result<Review, ReviewError> {
         let changed: BTreeSet<PathBuf> = changes.iter().map(|c| c.path.clone()).collect();
@@ -171,21 +257,11 @@ impl ChangeGate {
         if overlays.is_empty() {
             return Ok(review);
         }
-        let staging_parent = self.root.join(".agentops").join("staging");
+        let staging = self.staging("change-")?;
         let io = |source| ReviewError::Staging {
-            path: staging_parent.display().to_string(),
+            path: staging.path().display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&staging_parent).map_err(io)?;
-        // agentops' own state stays out of the user's commits.
-        let ignore = self.root.join(".agentops").join(".gitignore");
-        if !ignore.exists() {
-            std::fs::write(&ignore, "*\n").map_err(io)?;
-        }
-        let staging = tempfile::Builder::new()
-            .prefix("change-")
-            .tempdir_in(&staging_parent)
-            .map_err(io)?;
         let (root, stage) = (self.root.clone(), staging.path().to_path_buf());
         let owned: Vec<FileChange> = changes.to_vec();
         tokio::task::spawn_blocking(move || mirror(&root, &stage, &owned))
@@ -196,7 +272,13 @@ impl ChangeGate {
         let jobs = overlays.iter().map(|dir| {
             let rel = dir.strip_prefix(&self.root).unwrap_or(dir).to_path_buf();
             let staged = staging.path().join(&rel);
-            self.review_overlay(dir.clone(), rel, staged, &salt, staging.path())
+            self.review_overlay(
+                rel,
+                (dir.clone(), true),
+                (staged, false),
+                &salt,
+                staging.path(),
+            )
         });
         review
             .units
@@ -204,35 +286,42 @@ impl ChangeGate {
         Ok(review)
     }
 
+    /// Renders `dir` if it has a kustomization (through the cache when `cached`).
+    async fn render_dir(&self, dir: &Path, salt: &str, cached: bool) -> Option<Rendered> {
+        kustomization_file(dir)?;
+        let key = (cached && self.cache_dir.is_some()).then(|| {
+            let hashes = FileHashes::default();
+            inputs_hash(dir, &input_files(dir), salt, &hashes)
+        });
+        let cache = self.cache_dir.as_deref().zip(key.as_deref());
+        Some(if cache.is_some() {
+            render_cached(dir, cache, self.timeout).await.0
+        } else {
+            render_full(dir, self.timeout).await
+        })
+    }
+
+    /// One overlay: `before` and `after` are its folder in the two trees compared; `cached`
+    /// says which of them are the repository itself (render cache) rather than a staging copy.
     async fn review_overlay(
         &self,
-        dir: PathBuf,
         rel: PathBuf,
-        staged: PathBuf,
+        (before_dir, before_cached): (PathBuf, bool),
+        (after_dir, after_cached): (PathBuf, bool),
         salt: &str,
         staging_root: &Path,
     ) -> UnitReview {
         let rel_s = rel.display().to_string();
         let environment = environment_of(&rel_s);
-        let before = if kustomization_file(&dir).is_some() {
-            let key = self.cache_dir.as_ref().map(|_| {
-                let hashes = FileHashes::default();
-                inputs_hash(&dir, &input_files(&dir), salt, &hashes)
-            });
-            let cache = self.cache_dir.as_deref().zip(key.as_deref());
-            Some(render_cached(&dir, cache, self.timeout).await.0)
-        } else {
-            None
-        };
-        let mut after = if kustomization_file(&staged).is_some() {
-            render_full(&staged, self.timeout).await
-        } else {
-            Rendered {
+        let before = self.render_dir(&before_dir, salt, before_cached).await;
+        let mut after = self
+            .render_dir(&after_dir, salt, after_cached)
+            .await
+            .unwrap_or(Rendered {
                 ok: true,
                 output: String::new(),
                 warnings: Vec::new(),
-            }
-        };
+            });
         // Errors name the staging copy; people know the repository.
         let staged_prefix = format!("{}/", staging_root.display());
         after.output = after.output.replace(&staged_prefix, "");

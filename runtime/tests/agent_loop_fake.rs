@@ -76,6 +76,7 @@ impl Fixture {
                 root: root.clone(),
                 cwd: root,
                 timeout: Duration::from_secs(10),
+                ..Default::default()
             },
             sink,
         );
@@ -657,6 +658,7 @@ async fn anthropic_messages_with_tool_use() {
             root: root.clone(),
             cwd: root,
             timeout: Duration::from_secs(5),
+            ..Default::default()
         },
         EventSink::discard(),
     );

@@ -22,7 +22,7 @@ const Q: Quirks = Quirks::NONE;
 
 fn editor() -> AgentDefinition {
     AgentDefinition::parse(
-        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit\n---\nYou change manifests.\n",
+        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, git_commit, validate\n---\nYou change manifests.\n",
         &Origin::new(Source::Project, "editor.md"),
     )
     .unwrap()
@@ -106,13 +106,15 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             root: root.clone(),
             cwd: root.clone(),
             timeout: Duration::from_secs(30),
+            session_id: "run-test".into(),
+            ..Default::default()
         },
         sink,
     );
     // The user allows file edits; gates and approvals still apply to every one.
     let mut permissions = agentops_runtime::permissions::Permissions::default();
     permissions.allow_specs(
-        &["Write", "Edit"].map(|name| agentops_agents::tools::ToolSpec {
+        &["Write", "Edit", "git_commit"].map(|name| agentops_agents::tools::ToolSpec {
             name: name.into(),
             rule: None,
         }),
@@ -125,6 +127,12 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
         Some(root.join(".agentops/cache/render")),
         Duration::from_secs(60),
     ));
+    engine
+        .tools
+        .register(Arc::new(agentops_runtime::gates::ValidateTool {
+            policy: Default::default(),
+            cache_dir: None,
+        }));
     engine.approver = Arc::new(ApprovalPolicy {
         approve: approve
             .iter()
@@ -516,4 +524,123 @@ async fn writes_outside_the_repository_are_refused() {
         r.tool_results()
     );
     assert!(!r.root.parent().unwrap().join("outside.yaml").exists());
+}
+
+fn git(root: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(root)
+        .args([
+            "-c",
+            "user.name=Alice",
+            "-c",
+            "user.email=alice@example.com",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn git_repo(root: &Path) {
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "Alice"]);
+    git(root, &["config", "user.email", "alice@example.com"]);
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "feat: platform"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gated_change_is_committed_with_trailers() {
+    let r = run(
+        vec![
+            call(
+                "Edit",
+                json!({"file_path": "apps/web/overlays/dev/replicas.yaml", "old_string": "replicas: 1", "new_string": "replicas: 2"}),
+            ),
+            call("git_commit", json!({"message": "feat(web): two replicas in dev"})),
+            text("committed"),
+        ],
+        &[],
+        git_repo,
+    )
+    .await;
+    assert_eq!(r.stop, Stop::Final);
+    let told = r.tool_results();
+    assert!(told[1].starts_with("committed "), "{told:?}");
+    let message = git(&r.root, &["log", "-1", "--format=%B"]);
+    assert_eq!(
+        message,
+        "feat(web): two replicas in dev\n\nAgentops-Session: run-test\nAgentops-Agent: editor\n\n"
+    );
+    assert_eq!(
+        git(&r.root, &["status", "--porcelain"]),
+        "",
+        "agentops' own state is ignored"
+    );
+    let commit_gate = r.totals.gates.last().unwrap();
+    assert_eq!(
+        (commit_gate.tool.as_str(), commit_gate.outcome),
+        ("git_commit", "committed")
+    );
+    assert_eq!(commit_gate.units[0].path, "apps/web/overlays/dev");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_is_refused_while_a_gate_fails() {
+    // Someone (a shell command, a person) broke the base outside the gated tools.
+    let r = run(
+        vec![
+            call(
+                "git_commit",
+                json!({"message": "fix(web): whatever is there"}),
+            ),
+            text("refused"),
+        ],
+        &[],
+        |root| {
+            git_repo(root);
+            let path = root.join("apps/web/base/deployment.yaml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(
+                &path,
+                text.replace(
+                    "            limits:\n              cpu: 500m\n              memory: 256Mi\n",
+                    "",
+                ),
+            )
+            .unwrap();
+        },
+    )
+    .await;
+    let told = r.tool_results();
+    assert!(
+        told[0].starts_with("not committed: a gate fails"),
+        "{told:?}"
+    );
+    assert!(told[0].contains("resource-limits"), "{told:?}");
+    assert_eq!(git(&r.root, &["log", "--format=%s"]), "feat: platform\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validate_tool_runs_the_gates_read_only() {
+    let r = run(
+        vec![
+            call("validate", json!({"app": "web", "env": "dev"})),
+            text("valid"),
+        ],
+        &[],
+        |_| {},
+    )
+    .await;
+    let told = r.tool_results();
+    assert!(
+        told[0].starts_with("ok      apps/web/overlays/dev ("),
+        "{told:?}"
+    );
+    assert!(told[0].contains("1 kustomization(s), 0 failed"), "{told:?}");
 }

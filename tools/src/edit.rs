@@ -296,6 +296,7 @@ mod tests {
             cwd: root.clone(),
             root,
             timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod bash;
 pub mod edit;
 pub mod files;
+pub mod git;
 pub mod kustomize;
 pub mod path;
 pub mod redact;

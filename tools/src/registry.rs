@@ -3,6 +3,7 @@
 use crate::bash::BashTool;
 use crate::edit::{EditTool, WriteTool};
 use crate::files::{GlobTool, GrepTool, ReadTool};
+use crate::git::{GitBlameTool, GitCommitTool, GitDiffTool, GitLogTool, GitStatusTool};
 use crate::kustomize::KustomizeBuildTool;
 use crate::tool::Tool;
 use std::collections::BTreeMap;
@@ -24,6 +25,11 @@ impl ToolRegistry {
         r.register(Arc::new(EditTool));
         r.register(Arc::new(BashTool));
         r.register(Arc::new(KustomizeBuildTool));
+        r.register(Arc::new(GitStatusTool));
+        r.register(Arc::new(GitDiffTool));
+        r.register(Arc::new(GitLogTool));
+        r.register(Arc::new(GitBlameTool));
+        r.register(Arc::new(GitCommitTool));
         r
     }
 

@@ -23,12 +23,14 @@ pub enum Risk {
     Write,
     /// Runs arbitrary commands.
     Execute,
+    /// Records changes in the repository's history (a commit).
+    Commit,
     /// Changes a cluster or a shared system.
     Mutate,
 }
 
 /// Where and how a tool runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ToolContext {
     /// The repository root: file tools never leave it.
     pub root: PathBuf,
@@ -36,6 +38,10 @@ pub struct ToolContext {
     pub cwd: PathBuf,
     /// Default limit for commands a tool runs.
     pub timeout: Duration,
+    /// The session the call belongs to (commit trailers, field managers).
+    pub session_id: String,
+    /// The agent making the call.
+    pub agent: String,
 }
 
 /// What a call returns to the model.

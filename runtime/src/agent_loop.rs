@@ -813,27 +813,9 @@ impl Engine {
             Err(e) => return ToolOutput::error(format!("the change was not written: {e}")),
         };
         let files: Vec<String> = changes.iter().map(|c| c.rel.clone()).collect();
-        let record = |outcome: &'static str| GateRecord {
-            agent: agent.name.clone(),
-            tool: tool.name().to_string(),
-            call_id: call_id.to_string(),
-            files: files.clone(),
-            passed: review.passed(),
-            risk: review.level(),
-            outcome,
-            units: review.units.clone(),
-        };
         let summary = review.summary();
         let finish = |outcome: &'static str, output: ToolOutput| {
-            let record = record(outcome);
-            self.events.emit(Event::Gate {
-                agent: agent.name.clone(),
-                id: call_id.to_string(),
-                record: record.clone(),
-            });
-            if let Ok(mut totals) = self.totals.lock() {
-                totals.gates.push(record);
-            }
+            self.record_gate(agent, call_id, tool.name(), &review, outcome);
             output
         };
         if !review.passed() {
@@ -923,28 +905,12 @@ impl Engine {
             Ok(r) => r,
             Err(e) => return ToolOutput::error(format!("not committed: {e}")),
         };
-        let record = GateRecord {
-            agent: agent.name.clone(),
-            tool: tool.name().to_string(),
-            call_id: call_id.to_string(),
-            files: review.files.clone(),
-            passed: review.passed(),
-            risk: review.level(),
-            outcome: if review.passed() {
-                "committed"
-            } else {
-                "rejected"
-            },
-            units: review.units.clone(),
+        let outcome = if review.passed() {
+            "committed"
+        } else {
+            "rejected"
         };
-        self.events.emit(Event::Gate {
-            agent: agent.name.clone(),
-            id: call_id.to_string(),
-            record: record.clone(),
-        });
-        if let Ok(mut totals) = self.totals.lock() {
-            totals.gates.push(record);
-        }
+        self.record_gate(agent, call_id, tool.name(), &review, outcome);
         if !review.passed() {
             return ToolOutput::error(format!(
                 "not committed: a gate fails on what the commit would record. Fix it first.\n{}",
@@ -956,6 +922,35 @@ impl Engine {
             return out;
         }
         ToolOutput::ok(format!("{}\n{}", out.content, review.summary()))
+    }
+
+    /// Emits and keeps the gates' verdict on one tool call.
+    fn record_gate(
+        &self,
+        agent: &AgentDefinition,
+        call_id: &str,
+        tool: &str,
+        review: &crate::review::Review,
+        outcome: &'static str,
+    ) {
+        let record = GateRecord {
+            agent: agent.name.clone(),
+            tool: tool.to_string(),
+            call_id: call_id.to_string(),
+            files: review.files.clone(),
+            passed: review.passed(),
+            risk: review.level(),
+            outcome,
+            units: review.units.clone(),
+        };
+        self.events.emit(Event::Gate {
+            agent: agent.name.clone(),
+            id: call_id.to_string(),
+            record: record.clone(),
+        });
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.gates.push(record);
+        }
     }
 
     fn note_approval(&self, request: &ApprovalRequest, decision: ApprovalDecision) {

@@ -145,6 +145,8 @@ fn engine(
             timeout: config.commands.shell_timeout(),
             session_id: session_id.to_string(),
             agent: plan.agent.name.clone(),
+            // $KUBECONFIG, else ~/.kube/config; cluster tools always name their context.
+            kubeconfig: None,
         },
         events,
     );

@@ -710,6 +710,9 @@ impl Engine {
                         Ok(()) if tool.risk() == agentops_tools::Risk::Write => {
                             self.change(agent, &call.id, tool.as_ref(), &args).await
                         }
+                        Ok(()) if tool.risk() == agentops_tools::Risk::Mutate => {
+                            self.mutate(agent, &call.id, tool.as_ref(), args).await
+                        }
                         Ok(()) if tool.name() == agentops_tools::git::COMMIT_TOOL => {
                             self.commit(agent, &call.id, tool.as_ref(), args).await
                         }
@@ -826,44 +829,11 @@ impl Engine {
                 )),
             );
         }
-        if review.level() == crate::risk::Level::High {
-            let request = ApprovalRequest::new(&agent.name, tool.name(), args, &review);
-            self.events.emit(Event::ApprovalRequested {
-                agent: agent.name.clone(),
-                request: request.clone(),
-            });
-            let decision = self.approver.decide(&request).await;
-            self.events.emit(Event::ApprovalDecided {
-                agent: agent.name.clone(),
-                id: request.id.clone(),
-                decision: decision.clone(),
-            });
-            match &decision {
-                ApprovalDecision::Granted { .. } => {}
-                ApprovalDecision::Denied { by } => {
-                    self.note_approval(&request, decision.clone());
-                    return finish(
-                        "denied",
-                        ToolOutput::error(format!(
-                            "the change was NOT written: approval denied by {by}.\n{}",
-                            request.describe()
-                        )),
-                    );
-                }
-                ApprovalDecision::Unanswered { .. } => {
-                    let describe = request.describe();
-                    if let Ok(mut totals) = self.totals.lock() {
-                        totals.pending_approvals.push(request);
-                    }
-                    return finish(
-                        "pending",
-                        ToolOutput::error(format!(
-                            "the change was NOT written: it is high risk and needs a person's approval, which nobody can give in this run. The run stops here; the change is kept as pending.\n{describe}"
-                        )),
-                    );
-                }
-            }
-            self.note_approval(&request, decision);
+        if let Err((outcome, refusal)) = self
+            .approve(agent, tool.name(), args, &review, "written")
+            .await
+        {
+            return finish(outcome, refusal);
         }
         for change in &changes {
             if let Err(e) = change.apply() {
@@ -878,6 +848,109 @@ impl Engine {
             "written",
             ToolOutput::ok(format!("wrote {}\n{summary}{diff}", files.join(", "))),
         )
+    }
+
+    /// Asks the approver when `review` is high risk. `Err` carries the gate outcome
+    /// (`denied` or `pending`) and what the model is told; `what` names the action
+    /// ("written", "applied").
+    async fn approve(
+        &self,
+        agent: &AgentDefinition,
+        tool: &str,
+        args: &Value,
+        review: &crate::review::Review,
+        what: &str,
+    ) -> Result<(), (&'static str, ToolOutput)> {
+        if review.level() != crate::risk::Level::High {
+            return Ok(());
+        }
+        let request = ApprovalRequest::new(&agent.name, tool, args, review);
+        self.events.emit(Event::ApprovalRequested {
+            agent: agent.name.clone(),
+            request: request.clone(),
+        });
+        let decision = self.approver.decide(&request).await;
+        self.events.emit(Event::ApprovalDecided {
+            agent: agent.name.clone(),
+            id: request.id.clone(),
+            decision: decision.clone(),
+        });
+        match &decision {
+            ApprovalDecision::Granted { .. } => {
+                self.note_approval(&request, decision);
+                Ok(())
+            }
+            ApprovalDecision::Denied { by } => {
+                let message = format!(
+                    "NOT {what}: approval denied by {by}.\n{}",
+                    request.describe()
+                );
+                self.note_approval(&request, decision.clone());
+                Err(("denied", ToolOutput::error(message)))
+            }
+            ApprovalDecision::Unanswered { .. } => {
+                let message = format!(
+                    "NOT {what}: it is high risk and needs a person's approval, which nobody can give in this run. The run stops here; the change is kept as pending.\n{}",
+                    request.describe()
+                );
+                if let Ok(mut totals) = self.totals.lock() {
+                    totals.pending_approvals.push(request);
+                }
+                Err(("pending", ToolOutput::error(message)))
+            }
+        }
+    }
+
+    /// A cluster change: the tool plans it (server-side dry run, Argo CD diff), the gates check
+    /// the rendered source, the plan's before/after sets the risk, and only an approved
+    /// high-risk plan (or a low-risk one) runs.
+    async fn mutate(
+        &self,
+        agent: &AgentDefinition,
+        call_id: &str,
+        tool: &dyn agentops_tools::Tool,
+        args: Value,
+    ) -> ToolOutput {
+        let _one_at_a_time = self.change_lock.lock().await;
+        let ctx = ToolContext {
+            agent: agent.name.clone(),
+            ..self.tool_ctx.clone()
+        };
+        let plan = match tool.plan_mutation(&args, &ctx) {
+            None => {
+                return ToolOutput::error(format!(
+                    "{} changes a cluster but cannot show the change before making it, so it cannot be gated",
+                    tool.name()
+                ));
+            }
+            Some(plan) => match plan.await {
+                Ok(p) => p,
+                Err(e) => return e,
+            },
+        };
+        let review = self.gate.review_plan(&plan).await;
+        let summary = review.summary();
+        if !review.passed() {
+            self.record_gate(agent, call_id, tool.name(), &review, "rejected");
+            return ToolOutput::error(format!(
+                "NOT applied: a gate failed on {}. Fix it in the repository first.\n{summary}",
+                plan.source.as_deref().unwrap_or("the change")
+            ));
+        }
+        if let Err((outcome, refusal)) = self
+            .approve(agent, tool.name(), &args, &review, "applied")
+            .await
+        {
+            self.record_gate(agent, call_id, tool.name(), &review, outcome);
+            return refusal;
+        }
+        let out = tool.run(args, &ctx).await;
+        let outcome = if out.is_error { "failed" } else { "applied" };
+        self.record_gate(agent, call_id, tool.name(), &review, outcome);
+        if out.is_error {
+            return out;
+        }
+        ToolOutput::ok(format!("{}\n{summary}", out.content))
     }
 
     /// A commit: the gates run on what it would record (HEAD against the working tree) and a

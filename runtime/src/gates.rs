@@ -130,16 +130,7 @@ fn matches_filter(rel: &Path, app: Option<&str>, env: Option<&str>) -> bool {
         && env.is_none_or(|e| parts.last().is_some_and(|l| l == e) || parts.iter().any(|p| p == e))
 }
 
-/// Parses `kubectl kustomize` output into objects (empty documents dropped).
-pub fn parse_objects(yaml: &str) -> Result<Vec<Value>, String> {
-    let options = serde_saphyr::options! {
-        strict_booleans: true,
-        budget: None,
-    };
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(yaml, options)
-        .map_err(|e| e.without_snippet().to_string())?;
-    Ok(docs.into_iter().filter(|d| d.is_object()).collect())
-}
+pub use agentops_tools::kustomize::parse_objects;
 
 /// What the gates concluded about one kustomization; cached by input and policy hash, so an
 /// unchanged overlay costs neither a render nor a parse.

@@ -150,6 +150,62 @@ impl ChangeGate {
         }
     }
 
+    /// Gates a planned cluster change: its rendered source must build and pass schema and
+    /// policies (every error counts: it is about to be deployed), and its live → desired
+    /// diff sets the risk (a production target is high).
+    pub async fn review_plan(&self, plan: &agentops_tools::MutationPlan) -> Review {
+        // Where it lands decides: a production cluster is production whatever the folder.
+        let target_name = plan.target.rsplit(' ').next().unwrap_or(&plan.target);
+        let environment = if risk::is_production(target_name) {
+            Some(target_name.to_string())
+        } else {
+            plan.environment
+                .clone()
+                .or_else(|| plan.source.as_deref().and_then(environment_of))
+        };
+        let target_env = environment.clone();
+        let mut checked = Checked {
+            ok: true,
+            objects: plan.after.len(),
+            error: None,
+            findings: Vec::new(),
+        };
+        if let Some(source) = &plan.source {
+            let salt = self.salt.get_or_init(kubectl_version).await.clone();
+            if let Some(rendered) = self.render_dir(&self.root.join(source), &salt, true).await {
+                checked = check_rendered(&rendered, &self.policy, source);
+            }
+        }
+        let passed = checked.ok
+            && !checked
+                .findings
+                .iter()
+                .any(|f| f.severity == Severity::Error);
+        let risk = risk::classify(&plan.before, &plan.after, target_env.as_deref());
+        Review {
+            files: plan.source.iter().cloned().collect(),
+            units: vec![UnitReview {
+                path: match &plan.source {
+                    Some(s) => format!("{} <- {s}", plan.target),
+                    None => plan.target.clone(),
+                },
+                unit: "cluster",
+                environment,
+                passed,
+                error: checked.error,
+                new_findings: checked
+                    .findings
+                    .into_iter()
+                    .filter(|f| f.severity != Severity::Off)
+                    .collect(),
+                existing_findings: 0,
+                objects: plan.after.len(),
+                risk,
+                diff: plan.diff.clone(),
+            }],
+        }
+    }
+
     /// A fresh folder under `.agentops/staging/` (removed when dropped).
     fn staging(&self, prefix: &str) -> Result<tempfile::TempDir, ReviewError> {
         let staging_parent = self.root.join(".agentops").join("staging");

@@ -22,7 +22,7 @@ const Q: Quirks = Quirks::NONE;
 
 fn editor() -> AgentDefinition {
     AgentDefinition::parse(
-        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, git_commit, validate\n---\nYou change manifests.\n",
+        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, git_commit, validate, kubectl_apply\n---\nYou change manifests.\n",
         &Origin::new(Source::Project, "editor.md"),
     )
     .unwrap()
@@ -107,6 +107,7 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             cwd: root.clone(),
             timeout: Duration::from_secs(30),
             session_id: "run-test".into(),
+            kubeconfig: Some(root.join("kubeconfig")).filter(|p| p.exists()),
             ..Default::default()
         },
         sink,
@@ -114,9 +115,11 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
     // The user allows file edits; gates and approvals still apply to every one.
     let mut permissions = agentops_runtime::permissions::Permissions::default();
     permissions.allow_specs(
-        &["Write", "Edit", "git_commit"].map(|name| agentops_agents::tools::ToolSpec {
-            name: name.into(),
-            rule: None,
+        &["Write", "Edit", "git_commit", "kubectl_apply"].map(|name| {
+            agentops_agents::tools::ToolSpec {
+                name: name.into(),
+                rule: None,
+            }
         }),
         "test",
     );
@@ -643,4 +646,137 @@ async fn the_validate_tool_runs_the_gates_read_only() {
         "{told:?}"
     );
     assert!(told[0].contains("1 kustomization(s), 0 failed"), "{told:?}");
+}
+
+fn apply(context: &str, path: &str) -> Reply {
+    call("kubectl_apply", json!({"context": context, "path": path}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_applies_are_gated_classified_and_approved() {
+    let cluster = agentops_testkit::kube::FakeKubeServer::start().await;
+    let kubeconfig = |root: &Path| {
+        let path = cluster.kubeconfig(root, "fake-dev");
+        // The same fake under a production-looking context name.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace(
+                "contexts:\n",
+                "contexts:\n- name: shop-prod\n  context:\n    cluster: fake\n    user: fake\n",
+            ),
+        )
+        .unwrap();
+    };
+    // dev: the web overlay adds a NetworkPolicy → high risk; without a rule it stays pending.
+    let r = run(
+        vec![apply("fake-dev", "apps/web/overlays/dev"), text("never")],
+        &[],
+        kubeconfig,
+    )
+    .await;
+    assert!(
+        matches!(r.stop, Stop::ApprovalRequired { .. }),
+        "{:?} {:?}",
+        r.stop,
+        r.tool_results()
+    );
+    let reasons: Vec<String> = r.totals.pending_approvals[0].units[0]
+        .reasons
+        .iter()
+        .map(|x| x.message.clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["adds NetworkPolicy/web-dev/web (a NetworkPolicy always needs approval)"]
+    );
+    assert!(cluster.objects().is_empty(), "nothing applied");
+
+    // Approved for dev NetworkPolicies: applied, then a re-apply is low risk (nothing changes).
+    let r = run(
+        vec![
+            apply("fake-dev", "apps/web/overlays/dev"),
+            // Not the identical call (the loop answers repeats without running them).
+            call(
+                "kubectl_apply",
+                json!({"context": "fake-dev", "path": "apps/web/overlays/dev/", "namespace": "web-dev"}),
+            ),
+            text("done"),
+        ],
+        &["env=dev,kind=NetworkPolicy"],
+        kubeconfig,
+    )
+    .await;
+    assert_eq!(r.stop, Stop::Final, "{:?}", r.tool_results());
+    assert_eq!(
+        r.totals.gates.iter().map(|g| g.outcome).collect::<Vec<_>>(),
+        ["applied", "applied"]
+    );
+    assert_eq!(r.totals.gates[1].risk, agentops_runtime::risk::Level::Low);
+    let live = cluster
+        .get("apps/v1", "Deployment", "web-dev", "web")
+        .unwrap();
+    assert_eq!(
+        live["metadata"]["managedFields"][0]["manager"],
+        "agentops/editor"
+    );
+
+    // Any change aimed at a production context is high risk; approving dev does not cover it.
+    // (Re-applying what is already there changes nothing and needs nobody.)
+    let r = run(
+        vec![apply("shop-prod", "apps/web/overlays/dev"), text("never")],
+        &["env=dev"],
+        |root: &Path| {
+            kubeconfig(root);
+            let path = root.join("apps/web/overlays/dev/replicas.yaml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replace("replicas: 1", "replicas: 2")).unwrap();
+        },
+    )
+    .await;
+    assert!(
+        matches!(r.stop, Stop::ApprovalRequired { .. }),
+        "{:?}",
+        r.tool_results()
+    );
+    let reasons: Vec<String> = r.totals.pending_approvals[0].units[0]
+        .reasons
+        .iter()
+        .map(|x| x.message.clone())
+        .collect();
+    assert_eq!(reasons, ["targets production (shop-prod)"]);
+    assert_eq!(
+        cluster
+            .get("apps/v1", "Deployment", "web-dev", "web")
+            .unwrap()["spec"]["replicas"],
+        1
+    );
+
+    // A source that fails a gate is never applied.
+    let before = cluster.objects().len();
+    let r = run(
+        vec![apply("fake-dev", "apps/web/overlays/dev"), text("refused")],
+        &["env=dev"],
+        |root: &Path| {
+            kubeconfig(root);
+            let path = root.join("apps/web/base/deployment.yaml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(
+                &path,
+                text.replace(
+                    "            limits:\n              cpu: 500m\n              memory: 256Mi\n",
+                    "",
+                ),
+            )
+            .unwrap();
+        },
+    )
+    .await;
+    let told = r.tool_results();
+    assert!(
+        told[0].starts_with("NOT applied: a gate failed"),
+        "{told:?}"
+    );
+    assert!(told[0].contains("resource-limits"), "{told:?}");
+    assert_eq!(cluster.objects().len(), before);
 }

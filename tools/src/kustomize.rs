@@ -53,6 +53,21 @@ pub async fn render(dir: &Path, timeout: std::time::Duration) -> Result<String, 
     }
 }
 
+/// Parses multi-document YAML (`kubectl kustomize` output, `kubectl get -o yaml`) into
+/// objects; empty documents are dropped.
+pub fn parse_objects(yaml: &str) -> Result<Vec<serde_json::Value>, String> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        budget: None,
+    };
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple_with_options(yaml, options)
+        .map_err(|e| e.without_snippet().to_string())?;
+    Ok(docs
+        .into_iter()
+        .filter(serde_json::Value::is_object)
+        .collect())
+}
+
 /// File names kustomize accepts for a kustomization.
 pub const KUSTOMIZATION_FILES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];

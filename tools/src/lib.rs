@@ -5,6 +5,7 @@ pub mod bash;
 pub mod edit;
 pub mod files;
 pub mod git;
+pub mod kube;
 pub mod kustomize;
 pub mod path;
 pub mod redact;
@@ -14,4 +15,4 @@ pub mod shell;
 pub mod tool;
 
 pub use registry::ToolRegistry;
-pub use tool::{Risk, Tool, ToolContext, ToolOutput};
+pub use tool::{MutationPlan, Risk, Tool, ToolContext, ToolOutput};

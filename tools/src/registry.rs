@@ -4,6 +4,7 @@ use crate::bash::BashTool;
 use crate::edit::{EditTool, WriteTool};
 use crate::files::{GlobTool, GrepTool, ReadTool};
 use crate::git::{GitBlameTool, GitCommitTool, GitDiffTool, GitLogTool, GitStatusTool};
+use crate::kube::{KubectlApplyTool, KubectlDiffTool, KubectlGetTool, KubectlRolloutStatusTool};
 use crate::kustomize::KustomizeBuildTool;
 use crate::tool::Tool;
 use std::collections::BTreeMap;
@@ -25,6 +26,10 @@ impl ToolRegistry {
         r.register(Arc::new(EditTool));
         r.register(Arc::new(BashTool));
         r.register(Arc::new(KustomizeBuildTool));
+        r.register(Arc::new(KubectlGetTool));
+        r.register(Arc::new(KubectlDiffTool));
+        r.register(Arc::new(KubectlApplyTool));
+        r.register(Arc::new(KubectlRolloutStatusTool));
         r.register(Arc::new(GitStatusTool));
         r.register(Arc::new(GitDiffTool));
         r.register(Arc::new(GitLogTool));

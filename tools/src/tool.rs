@@ -29,6 +29,26 @@ pub enum Risk {
     Mutate,
 }
 
+/// What a cluster-changing call would do, worked out (server-side dry run, Argo CD diff)
+/// without doing it. The runtime gates, classifies and approves it before the call runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MutationPlan {
+    /// Where: a kube context, an Argo CD application.
+    pub target: String,
+    /// The repository folder rendered for it, if any: the gates check it first.
+    pub source: Option<String>,
+    /// The environment the target is, when known (`prod`, `staging`, …).
+    pub environment: Option<String>,
+    /// The objects now (live) and as they would be after the call.
+    pub before: Vec<Value>,
+    pub after: Vec<Value>,
+    /// A unified diff for people, Secret values redacted.
+    pub diff: String,
+}
+
+/// A planned mutation, or the error the model gets back.
+pub type PlanFuture<'a> = BoxFuture<'a, Result<MutationPlan, ToolOutput>>;
+
 /// Where and how a tool runs.
 #[derive(Debug, Clone, Default)]
 pub struct ToolContext {
@@ -42,6 +62,8 @@ pub struct ToolContext {
     pub session_id: String,
     /// The agent making the call.
     pub agent: String,
+    /// The kubeconfig for cluster tools (`None`: `$KUBECONFIG`, else `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// What a call returns to the model.
@@ -85,6 +107,11 @@ pub trait Tool: Send + Sync {
     ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
         None
     }
+    /// For tools that change a cluster ([`Risk::Mutate`]): what the call would change. A
+    /// mutating tool that cannot plan is refused by the runtime.
+    fn plan_mutation(&self, _input: &Value, _ctx: &ToolContext) -> Option<PlanFuture<'static>> {
+        None
+    }
 }
 
 /// A tool whose input is a typed struct: name, description and risk as constants, the JSON
@@ -102,6 +129,14 @@ pub trait TypedTool: Send + Sync {
         _input: &Self::Input,
         _ctx: &ToolContext,
     ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
+        None
+    }
+    /// See [`Tool::plan_mutation`].
+    fn plan_mutation(
+        &self,
+        _input: Self::Input,
+        _ctx: &ToolContext,
+    ) -> Option<PlanFuture<'static>> {
         None
     }
 }
@@ -127,6 +162,12 @@ impl<T: TypedTool> Tool for T {
         match parse_input::<T::Input>(T::NAME, input.clone()) {
             Ok(input) => self.plan(&input, ctx),
             Err(e) => Some(Err(e)),
+        }
+    }
+    fn plan_mutation(&self, input: &Value, ctx: &ToolContext) -> Option<PlanFuture<'static>> {
+        match parse_input::<T::Input>(T::NAME, input.clone()) {
+            Ok(input) => TypedTool::plan_mutation(self, input, ctx),
+            Err(e) => Some(Box::pin(async move { Err(e) })),
         }
     }
     fn run<'a>(&'a self, input: Value, ctx: &'a ToolContext) -> BoxFuture<'a, ToolOutput> {

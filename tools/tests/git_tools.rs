@@ -58,6 +58,7 @@ impl Repo {
                 timeout: std::time::Duration::from_secs(10),
                 session_id: "run-abc".into(),
                 agent: "platform-reviewer".into(),
+                kubeconfig: None,
             },
             tools: ToolRegistry::builtin(),
         }

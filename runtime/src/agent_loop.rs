@@ -716,13 +716,7 @@ impl Engine {
                         Ok(()) if tool.name() == agentops_tools::git::COMMIT_TOOL => {
                             self.commit(agent, &call.id, tool.as_ref(), args).await
                         }
-                        Ok(()) => {
-                            let ctx = ToolContext {
-                                agent: agent.name.clone(),
-                                ..self.tool_ctx.clone()
-                            };
-                            tool.run(args, &ctx).await
-                        }
+                        Ok(()) => tool.run(args, &self.ctx_for(agent)).await,
                         Err(refusal) => refusal,
                     },
                     None => ToolOutput::error(format!("tool `{name}` is not available")),
@@ -850,6 +844,14 @@ impl Engine {
         )
     }
 
+    /// The tool context of a call by `agent` (commit trailers, field managers name it).
+    fn ctx_for(&self, agent: &AgentDefinition) -> ToolContext {
+        ToolContext {
+            agent: agent.name.clone(),
+            ..self.tool_ctx.clone()
+        }
+    }
+
     /// Asks the approver when `review` is high risk. `Err` carries the gate outcome
     /// (`denied` or `pending`) and what the model is told; `what` names the action
     /// ("written", "applied").
@@ -912,10 +914,7 @@ impl Engine {
         args: Value,
     ) -> ToolOutput {
         let _one_at_a_time = self.change_lock.lock().await;
-        let ctx = ToolContext {
-            agent: agent.name.clone(),
-            ..self.tool_ctx.clone()
-        };
+        let ctx = self.ctx_for(agent);
         let plan = match tool.plan_mutation(&args, &ctx) {
             None => {
                 return ToolOutput::error(format!(
@@ -963,10 +962,7 @@ impl Engine {
         args: Value,
     ) -> ToolOutput {
         let _one_at_a_time = self.change_lock.lock().await;
-        let ctx = ToolContext {
-            agent: agent.name.clone(),
-            ..self.tool_ctx.clone()
-        };
+        let ctx = self.ctx_for(agent);
         let paths: Option<Vec<String>> = args
             .get("paths")
             .and_then(|p| serde_json::from_value(p.clone()).ok());

@@ -529,6 +529,19 @@ async fn writes_outside_the_repository_are_refused() {
     assert!(!r.root.parent().unwrap().join("outside.yaml").exists());
 }
 
+/// A change made outside the gated tools (a shell, a person): the web containers lose their
+/// limits, which the resource-limits policy refuses.
+fn drop_web_limits(root: &Path) {
+    let path = root.join("apps/web/base/deployment.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let without = text.replace(
+        "            limits:\n              cpu: 500m\n              memory: 256Mi\n",
+        "",
+    );
+    assert_ne!(text, without);
+    std::fs::write(&path, without).unwrap();
+}
+
 fn git(root: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .current_dir(root)
@@ -607,16 +620,7 @@ async fn a_commit_is_refused_while_a_gate_fails() {
         &[],
         |root| {
             git_repo(root);
-            let path = root.join("apps/web/base/deployment.yaml");
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(
-                &path,
-                text.replace(
-                    "            limits:\n              cpu: 500m\n              memory: 256Mi\n",
-                    "",
-                ),
-            )
-            .unwrap();
+            drop_web_limits(root);
         },
     )
     .await;
@@ -759,16 +763,7 @@ async fn cluster_applies_are_gated_classified_and_approved() {
         &["env=dev"],
         |root: &Path| {
             kubeconfig(root);
-            let path = root.join("apps/web/base/deployment.yaml");
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(
-                &path,
-                text.replace(
-                    "            limits:\n              cpu: 500m\n              memory: 256Mi\n",
-                    "",
-                ),
-            )
-            .unwrap();
+            drop_web_limits(root);
         },
     )
     .await;

@@ -47,6 +47,53 @@ pub struct Config {
     pub permissions: crate::permissions::RuleLists,
     /// Compliance rules for the validation gates.
     pub policy: crate::policy::PolicyConfig,
+    /// Where the cluster tools find their kubeconfig.
+    pub kubernetes: KubernetesConfig,
+    /// The Argo CD API for the argocd tools.
+    pub argocd: ArgoCdConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// A kubeconfig file (default: `$KUBECONFIG`, else `~/.kube/config`). Every cluster tool
+    /// call still names its context.
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArgoCdConfig {
+    /// `https://argocd.example.com`; `ARGOCD_SERVER` overrides it.
+    pub server: Option<String>,
+    /// The environment variable holding the API token.
+    pub token_env: String,
+}
+
+impl Default for ArgoCdConfig {
+    fn default() -> Self {
+        Self {
+            server: None,
+            token_env: "ARGOCD_AUTH_TOKEN".into(),
+        }
+    }
+}
+
+impl ArgoCdConfig {
+    /// The endpoint, when a server and its token are both known (`env` reads variables).
+    pub fn endpoint(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<agentops_tools::argocd::ArgoCdEndpoint> {
+        let server = env("ARGOCD_SERVER").or_else(|| self.server.clone())?;
+        let server = if server.contains("://") {
+            server
+        } else {
+            format!("https://{server}")
+        };
+        let token = env(&self.token_env)?;
+        Some(agentops_tools::argocd::ArgoCdEndpoint { server, token })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -155,9 +155,13 @@ impl ChangeGate {
     /// diff sets the risk (a production target is high).
     pub async fn review_plan(&self, plan: &agentops_tools::MutationPlan) -> Review {
         // Where it lands decides: a production cluster is production whatever the folder.
-        let target_name = plan.target.rsplit(' ').next().unwrap_or(&plan.target);
-        let environment = if risk::is_production(target_name) {
-            Some(target_name.to_string())
+        let production = plan
+            .target
+            .split([' ', '/'])
+            .chain(plan.environment.as_deref())
+            .find(|t| risk::is_production(t));
+        let environment = if let Some(p) = production {
+            Some(p.to_string())
         } else {
             plan.environment
                 .clone()

@@ -22,7 +22,7 @@ const Q: Quirks = Quirks::NONE;
 
 fn editor() -> AgentDefinition {
     AgentDefinition::parse(
-        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, git_commit, validate, kubectl_apply\n---\nYou change manifests.\n",
+        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, git_commit, validate, kubectl_apply, argocd_app_sync\n---\nYou change manifests.\n",
         &Origin::new(Source::Project, "editor.md"),
     )
     .unwrap()
@@ -108,6 +108,16 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             timeout: Duration::from_secs(30),
             session_id: "run-test".into(),
             kubeconfig: Some(root.join("kubeconfig")).filter(|p| p.exists()),
+            // A test's setup may point the argocd tools at a fake: `server\ntoken`.
+            argocd: std::fs::read_to_string(root.join("argocd-endpoint"))
+                .ok()
+                .and_then(|t| {
+                    let (server, token) = t.split_once('\n')?;
+                    Some(agentops_tools::argocd::ArgoCdEndpoint {
+                        server: server.into(),
+                        token: token.into(),
+                    })
+                }),
             ..Default::default()
         },
         sink,
@@ -115,11 +125,16 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
     // The user allows file edits; gates and approvals still apply to every one.
     let mut permissions = agentops_runtime::permissions::Permissions::default();
     permissions.allow_specs(
-        &["Write", "Edit", "git_commit", "kubectl_apply"].map(|name| {
-            agentops_agents::tools::ToolSpec {
-                name: name.into(),
-                rule: None,
-            }
+        &[
+            "Write",
+            "Edit",
+            "git_commit",
+            "kubectl_apply",
+            "argocd_app_sync",
+        ]
+        .map(|name| agentops_agents::tools::ToolSpec {
+            name: name.into(),
+            rule: None,
         }),
         "test",
     );
@@ -774,4 +789,66 @@ async fn cluster_applies_are_gated_classified_and_approved() {
     );
     assert!(told[0].contains("resource-limits"), "{told:?}");
     assert_eq!(cluster.objects().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_argocd_sync_with_prune_is_a_delete_and_waits_for_approval() {
+    use agentops_testkit::argocd::{FakeArgoCd, Managed};
+    let argo = FakeArgoCd::start("t0ken").await;
+    let cm = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "web"}});
+    argo.add_app(
+        "web-staging",
+        "nonprod",
+        "web",
+        vec![
+            Managed {
+                target: Some(cm("a")),
+                live: Some(cm("a")),
+            },
+            Managed {
+                target: None,
+                live: Some(cm("old")),
+            },
+        ],
+    );
+    let endpoint = |root: &Path| {
+        std::fs::write(
+            root.join("argocd-endpoint"),
+            format!("{}\nt0ken", argo.url()),
+        )
+        .unwrap()
+    };
+    let sync = || {
+        call(
+            "argocd_app_sync",
+            json!({"app": "web-staging", "prune": true}),
+        )
+    };
+    let r = run(vec![sync(), text("never")], &[], endpoint).await;
+    assert!(
+        matches!(r.stop, Stop::ApprovalRequired { .. }),
+        "{:?}",
+        r.tool_results()
+    );
+    let reasons: Vec<String> = r.totals.pending_approvals[0].units[0]
+        .reasons
+        .iter()
+        .map(|x| x.message.clone())
+        .collect();
+    assert_eq!(reasons, ["deletes ConfigMap/web/old"]);
+    assert!(
+        argo.requests().iter().all(|q| q.method == "GET"),
+        "no sync was sent"
+    );
+    let r = run(
+        vec![sync(), text("synced")],
+        &["reason=delete,kind=ConfigMap,env=web"],
+        endpoint,
+    )
+    .await;
+    assert_eq!(r.stop, Stop::Final, "{:?}", r.tool_results());
+    assert_eq!(
+        argo.app("web-staging").unwrap()["status"]["sync"]["status"],
+        "Synced"
+    );
 }

@@ -1,5 +1,6 @@
 //! The tools agentops offers, by name.
 
+use crate::argocd::{ArgoAppDiffTool, ArgoAppGetTool, ArgoAppSyncTool};
 use crate::bash::BashTool;
 use crate::edit::{EditTool, WriteTool};
 use crate::files::{GlobTool, GrepTool, ReadTool};
@@ -30,6 +31,9 @@ impl ToolRegistry {
         r.register(Arc::new(KubectlDiffTool));
         r.register(Arc::new(KubectlApplyTool));
         r.register(Arc::new(KubectlRolloutStatusTool));
+        r.register(Arc::new(ArgoAppGetTool));
+        r.register(Arc::new(ArgoAppDiffTool));
+        r.register(Arc::new(ArgoAppSyncTool));
         r.register(Arc::new(GitStatusTool));
         r.register(Arc::new(GitDiffTool));
         r.register(Arc::new(GitLogTool));

@@ -64,6 +64,8 @@ pub struct ToolContext {
     pub agent: String,
     /// The kubeconfig for cluster tools (`None`: `$KUBECONFIG`, else `~/.kube/config`).
     pub kubeconfig: Option<PathBuf>,
+    /// The Argo CD API server for the argocd tools.
+    pub argocd: Option<crate::argocd::ArgoCdEndpoint>,
 }
 
 /// What a call returns to the model.

@@ -59,6 +59,7 @@ impl Repo {
                 session_id: "run-abc".into(),
                 agent: "platform-reviewer".into(),
                 kubeconfig: None,
+                argocd: None,
             },
             tools: ToolRegistry::builtin(),
         }

@@ -34,6 +34,7 @@ impl Fixture {
                 session_id: "run-1".into(),
                 agent: "deployer".into(),
                 kubeconfig: Some(kubeconfig),
+                argocd: None,
             },
             tools: ToolRegistry::builtin(),
         }

@@ -294,13 +294,5 @@ impl Endpoint {
 
 /// The HTTP client all providers use: explicit timeouts, no proxy or env magic.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
-    // reqwest is built without a TLS crypto provider (kube and reqwest would otherwise pick
-    // different ones and panic); make sure the process has ring before building a client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(timeout)
-        .user_agent(concat!("agentops/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    agentops_tools::http::client(timeout)
 }

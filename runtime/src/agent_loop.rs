@@ -710,6 +710,9 @@ impl Engine {
                         Ok(()) if tool.risk() == agentops_tools::Risk::Write => {
                             self.change(agent, &call.id, tool.as_ref(), &args).await
                         }
+                        Ok(()) if tool.risk() == agentops_tools::Risk::Execute => {
+                            self.shell(agent, &call.id, tool.as_ref(), args).await
+                        }
                         Ok(()) if tool.risk() == agentops_tools::Risk::Mutate => {
                             self.mutate(agent, &call.id, tool.as_ref(), args).await
                         }
@@ -952,6 +955,69 @@ impl Engine {
         ToolOutput::ok(format!("{}\n{summary}", out.content))
     }
 
+    /// A shell command: it runs, then every manifest it created, changed or deleted goes
+    /// through the gates and approvals as if written with Write; what fails is put back.
+    async fn shell(
+        &self,
+        agent: &AgentDefinition,
+        call_id: &str,
+        tool: &dyn agentops_tools::Tool,
+        args: Value,
+    ) -> ToolOutput {
+        let _one_at_a_time = self.change_lock.lock().await;
+        let root = self.tool_ctx.root.clone();
+        let snapshot =
+            match tokio::task::spawn_blocking(move || crate::review::Snapshot::take(&root)).await {
+                Ok(s) => Arc::new(s),
+                Err(e) => return ToolOutput::error(format!("cannot snapshot the manifests: {e}")),
+            };
+        let out = tool.run(args.clone(), &self.ctx_for(agent)).await;
+        let (root, snap) = (self.tool_ctx.root.clone(), snapshot.clone());
+        let changed = tokio::task::spawn_blocking(move || snap.changed(&root))
+            .await
+            .unwrap_or_default();
+        if changed.is_empty() {
+            return out;
+        }
+        let review = match self.gate.review_shell(&snapshot, &changed).await {
+            Ok(r) => r,
+            Err(e) => {
+                let restored = snapshot.restore(&changed);
+                return ToolOutput::error(format!(
+                    "{}\n\nThe command changed manifests that could not be checked ({e}); {}",
+                    out.content,
+                    restore_note(&restored)
+                ));
+            }
+        };
+        let summary = review.summary();
+        let refusal = if !review.passed() {
+            Some(("rejected", "a gate failed".to_string()))
+        } else {
+            match self
+                .approve(agent, tool.name(), &args, &review, "kept")
+                .await
+            {
+                Ok(()) => None,
+                Err((outcome, refusal)) => Some((outcome, refusal.content)),
+            }
+        };
+        let Some((outcome, why)) = refusal else {
+            self.record_gate(agent, call_id, tool.name(), &review, "written");
+            return ToolOutput {
+                content: format!("{}\n\n{summary}", out.content),
+                is_error: out.is_error,
+            };
+        };
+        let restored = snapshot.restore(&changed);
+        self.record_gate(agent, call_id, tool.name(), &review, outcome);
+        ToolOutput::error(format!(
+            "{}\n\nThe command changed manifests, and {why}; {}\n{summary}",
+            out.content,
+            restore_note(&restored)
+        ))
+    }
+
     /// A commit: the gates run on what it would record (HEAD against the working tree) and a
     /// failing gate refuses it (DESIGN.md §3: commit is impossible while a gate fails).
     async fn commit(
@@ -1146,6 +1212,13 @@ impl Engine {
                 content: format!("{label} {}:\n{}", call.name, out.content),
             });
         }
+    }
+}
+
+fn restore_note(restored: &std::io::Result<()>) -> String {
+    match restored {
+        Ok(()) => "agentops put those files back as they were.".into(),
+        Err(e) => format!("putting them back FAILED ({e}): check `git status` before going on."),
     }
 }
 

@@ -22,7 +22,7 @@ const Q: Quirks = Quirks::NONE;
 
 fn editor() -> AgentDefinition {
     AgentDefinition::parse(
-        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, git_commit, validate, kubectl_apply, argocd_app_sync\n---\nYou change manifests.\n",
+        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, Bash, git_commit, validate, kubectl_apply, argocd_app_sync\n---\nYou change manifests.\n",
         &Origin::new(Source::Project, "editor.md"),
     )
     .unwrap()
@@ -131,6 +131,7 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             "git_commit",
             "kubectl_apply",
             "argocd_app_sync",
+            "Bash",
         ]
         .map(|name| agentops_agents::tools::ToolSpec {
             name: name.into(),
@@ -851,4 +852,65 @@ async fn an_argocd_sync_with_prune_is_a_delete_and_waits_for_approval() {
         argo.app("web-staging").unwrap()["status"]["sync"]["status"],
         "Synced"
     );
+}
+
+fn bash(command: &str) -> Reply {
+    call("Bash", json!({"command": command}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_changes_made_through_the_shell_are_gated_and_undone_when_refused() {
+    let limits_gone = "sed -i '/limits:/,+2d' apps/web/base/deployment.yaml";
+    let add_cache = "sed -i 's|  - ../../base|  - ../../base\\n  - cache.yaml|' apps/web/overlays/dev/kustomization.yaml";
+    let r = run(
+        vec![
+            bash("ls apps"),
+            bash(limits_gone),
+            bash(&format!(
+                "cat > apps/web/overlays/dev/cache.yaml <<'EOF'\n{STATEFULSET}EOF\n"
+            )),
+            bash(add_cache),
+            text("never"),
+        ],
+        &[],
+        |_| {},
+    )
+    .await;
+    // From the events: the run stops at the approval, before the last result reaches a model.
+    let told: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { content, .. } => Some(content.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        told[0].contains("web") && !told[0].contains("gates"),
+        "no manifest changed: {told:?}"
+    );
+    assert!(
+        told[1].contains("a gate failed; agentops put those files back")
+            && told[1].contains("resource-limits"),
+        "{}",
+        told[1]
+    );
+    assert!(
+        r.read("apps/web/base/deployment.yaml").contains("limits:"),
+        "restored"
+    );
+    // A new file nothing uses is harmless; wiring it into the overlay is a StatefulSet.
+    assert!(!told[2].contains("put those files back"), "{}", told[2]);
+    assert!(
+        told[3].contains("NOT kept") && told[3].contains("adds StatefulSet/web-dev/cache"),
+        "{}",
+        told[3]
+    );
+    assert!(
+        !r.read("apps/web/overlays/dev/kustomization.yaml")
+            .contains("cache.yaml")
+    );
+    assert!(matches!(r.stop, Stop::ApprovalRequired { .. }));
+    let outcomes: Vec<&str> = r.totals.gates.iter().map(|g| g.outcome).collect();
+    assert_eq!(outcomes, ["rejected", "written", "pending"]);
 }

@@ -1,6 +1,8 @@
 //! The agentops runtime: the workspace (repository, configuration, catalogs), model providers,
-//! the agent loop with delegation, retries, budgets and cost, the typed events front ends
-//! render, and lint. Permissions, gates, approvals and hooks land here next (DESIGN.md §2–3).
+//! the agent loop with delegation, retries, budgets and cost, permissions, the gates around
+//! every change (`gates` for whole trees, `review` for a change, commit, shell command or
+//! cluster plan), compliance policies, risk, approvals, the typed events front ends render,
+//! and lint. Hooks land here next (DESIGN.md §2–3).
 
 pub mod agent_loop;
 pub mod approval;

@@ -1,5 +1,7 @@
-//! agentops' tools: the [`Tool`] trait and the tools the agent loop offers. The typed
-//! infrastructure tools (kubectl, argocd, git) and the gates' checks grow here (DESIGN.md §3).
+//! agentops' tools: the [`Tool`] trait and the tools the agent loop offers — files
+//! (`files`, `edit`), shell (`bash`, `shell`), `kustomize`, `git`, `kube`, `argocd` — and the
+//! checks the gates use (`schema`, `redact`, `path`). Tools that change files or clusters only
+//! *plan* ([`Tool::plan_change`], [`Tool::plan_mutation`]); the runtime gates the plan.
 
 pub mod argocd;
 pub mod bash;

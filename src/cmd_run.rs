@@ -206,7 +206,20 @@ fn engine(
             .approve
             .push(ApprovalRule::parse(rule).map_err(Failure::usage)?);
     }
-    engine.approver = std::sync::Arc::new(approvals);
+    // A person at a terminal is asked about what the rules leave open; anything else (CI,
+    // pipes, json output) is decided by the rules alone.
+    let interactive = args.output_format == OutputFormat::Text
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal();
+    engine.approver = if interactive {
+        std::sync::Arc::new(agentops_runtime::approval::PromptApprover::new(
+            approvals,
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            Box::new(std::io::stderr()),
+        ))
+    } else {
+        std::sync::Arc::new(approvals)
+    };
     Ok(engine)
 }
 
@@ -287,7 +300,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
                 ExitCode::Denied,
                 run.text.clone(),
                 Some(format!(
-                    "{denied_approvals} high-risk change(s) were denied by the approval rules"
+                    "{denied_approvals} high-risk change(s) were denied (by an approval rule or a person)"
                 )),
                 Some(&run.stop),
             ),

@@ -587,3 +587,70 @@ async fn deny_rules_refuse_and_bad_approval_rules_are_usage_errors() {
         stderr(&out)
     );
 }
+
+/// At a terminal (a pty from util-linux `script`), a high-risk change is shown with its
+/// reasons and diff and a person's `y` approves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_terminal_a_person_approves_the_change() {
+    let sb = platform();
+    let (code, shown) = at_terminal(&sb, "n\n").await;
+    assert_eq!(code, Some(3), "a person said no: {shown}");
+    assert!(
+        shown.contains(r#"{"decision":"denied","by":"a person at the terminal"}"#),
+        "{shown}"
+    );
+    assert!(
+        std::fs::read_to_string(sb.repo().join("apps/web/overlays/prod/replicas.yaml"))
+            .unwrap()
+            .contains("replicas: 4")
+    );
+    let (code, shown) = at_terminal(&sb, "y\n").await;
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("apps/web/overlays/prod: targets production (prod)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("+  replicas: 6") && shown.contains("Make this change? [y/N]"),
+        "{shown}"
+    );
+    assert!(
+        std::fs::read_to_string(sb.repo().join("apps/web/overlays/prod/replicas.yaml"))
+            .unwrap()
+            .contains("replicas: 6")
+    );
+}
+
+/// Runs `agentops run` in a pty with `answer` typed, returns the exit code and what it showed.
+async fn at_terminal(sb: &Sandbox, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let server = FakeModelServer::start(vec![scale_prod(), text("done")]).await;
+    let bin = assert_cmd::cargo::cargo_bin("agentops");
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} run scale web in prod", bin.display()),
+            "/dev/null",
+        ])
+        .current_dir(sb.repo())
+        .env("HOME", sb.home())
+        .env("AGENTOPS_BASE_URL", server.base_url())
+        .env("AGENTOPS_MODEL", "fake-model")
+        .env_remove("AGENTOPS_PROVIDER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

@@ -284,6 +284,92 @@ impl Approver for ApprovalPolicy {
     }
 }
 
+/// Asks a person at a terminal, after the rules: a rule that decides is final (a deny rule
+/// cannot be talked round); otherwise the change, its reasons and its rendered diff are shown
+/// and the answer is read. Only `y`/`yes` approves, and only this change: there is no "always"
+/// for high risk. End of input leaves it unanswered.
+pub struct PromptApprover {
+    pub policy: ApprovalPolicy,
+    input: std::sync::Arc<std::sync::Mutex<Box<dyn std::io::BufRead + Send>>>,
+    output: std::sync::Arc<std::sync::Mutex<Box<dyn std::io::Write + Send>>>,
+}
+
+/// Lines of rendered diff shown at the prompt.
+const PROMPT_DIFF_LINES: usize = 200;
+
+impl PromptApprover {
+    pub fn new(
+        policy: ApprovalPolicy,
+        input: Box<dyn std::io::BufRead + Send>,
+        output: Box<dyn std::io::Write + Send>,
+    ) -> Self {
+        Self {
+            policy,
+            input: std::sync::Arc::new(std::sync::Mutex::new(input)),
+            output: std::sync::Arc::new(std::sync::Mutex::new(output)),
+        }
+    }
+
+    fn ask(
+        request: &ApprovalRequest,
+        input: &mut dyn std::io::BufRead,
+        output: &mut dyn std::io::Write,
+    ) -> std::io::Result<Option<bool>> {
+        let mut text = format!("\nHigh-risk change {}", request.describe());
+        let lines: Vec<&str> = request.diff.lines().collect();
+        for line in lines.iter().take(PROMPT_DIFF_LINES) {
+            text.push_str(line);
+            text.push('\n');
+        }
+        if lines.len() > PROMPT_DIFF_LINES {
+            text.push_str(&format!(
+                "… {} more lines of diff\n",
+                lines.len() - PROMPT_DIFF_LINES
+            ));
+        }
+        text.push_str("Make this change? [y/N] ");
+        output.write_all(text.as_bytes())?;
+        output.flush()?;
+        let mut answer = String::new();
+        if input.read_line(&mut answer)? == 0 {
+            return Ok(None);
+        }
+        let answer = answer.trim().to_ascii_lowercase();
+        Ok(Some(answer == "y" || answer == "yes"))
+    }
+}
+
+impl Approver for PromptApprover {
+    fn decide<'a>(&'a self, request: &'a ApprovalRequest) -> BoxFuture<'a, ApprovalDecision> {
+        Box::pin(async move {
+            let by_rules = self.policy.decide_now(request);
+            if !matches!(by_rules, ApprovalDecision::Unanswered { .. }) {
+                return by_rules;
+            }
+            let (input, output, owned) = (self.input.clone(), self.output.clone(), request.clone());
+            let answer = tokio::task::spawn_blocking(move || {
+                let mut input = input
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?;
+                let mut output = output
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?;
+                Self::ask(&owned, &mut **input, &mut **output)
+            })
+            .await;
+            match answer {
+                Ok(Ok(Some(true))) => ApprovalDecision::Granted {
+                    by: "a person at the terminal".into(),
+                },
+                Ok(Ok(Some(false))) => ApprovalDecision::Denied {
+                    by: "a person at the terminal".into(),
+                },
+                _ => by_rules,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +427,69 @@ mod tests {
             ApprovalPolicy::default().decide_now(&r),
             ApprovalDecision::Unanswered { .. }
         ));
+    }
+
+    /// A writer the test can read after the approver is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn prompt(answer: &str, policy: ApprovalPolicy) -> (ApprovalDecision, String) {
+        let out = Shared::default();
+        let approver = PromptApprover::new(
+            policy,
+            Box::new(std::io::Cursor::new(answer.as_bytes().to_vec())),
+            Box::new(out.clone()),
+        );
+        let mut r = request("prod", ReasonCode::Production, "Deployment");
+        r.diff = "--- a\n+++ b\n-  replicas: 3\n+  replicas: 6\n".into();
+        let decision = approver.decide(&r).await;
+        let shown = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        (decision, shown)
+    }
+
+    #[tokio::test]
+    async fn a_person_approves_or_denies_one_change_at_the_prompt() {
+        let (d, shown) = prompt("y\n", ApprovalPolicy::default()).await;
+        assert!(matches!(d, ApprovalDecision::Granted { .. }), "{d:?}");
+        assert!(
+            shown.contains("apps/db/overlays/prod: adds Deployment"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("+  replicas: 6") && shown.ends_with("[y/N] "),
+            "{shown}"
+        );
+        let (d, _) = prompt("\n", ApprovalPolicy::default()).await;
+        assert!(
+            matches!(d, ApprovalDecision::Denied { .. }),
+            "Enter means no: {d:?}"
+        );
+        let (d, _) = prompt("always\n", ApprovalPolicy::default()).await;
+        assert!(
+            matches!(d, ApprovalDecision::Denied { .. }),
+            "no always: {d:?}"
+        );
+        let (d, _) = prompt("", ApprovalPolicy::default()).await;
+        assert!(
+            matches!(d, ApprovalDecision::Unanswered { .. }),
+            "end of input: {d:?}"
+        );
+        // A deny rule is final: the person is not even asked.
+        let (d, shown) = prompt("y\n", policy(&[], &["env=prod"])).await;
+        assert!(
+            matches!(d, ApprovalDecision::Denied { .. }) && shown.is_empty(),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -112,7 +112,21 @@ pub fn junit(report: &ValidateReport) -> String {
     let mut cases = String::new();
     let mut failures = 0;
     let mut tests = 0;
-    for o in &report.overlays {
+    let folders = report
+        .overlays
+        .iter()
+        .map(|o| (o, false))
+        .chain(report.manifests.iter().map(|m| (m, true)));
+    for (o, plain) in folders {
+        // A plain manifest folder's findings name its files.
+        let owns = |file: &str| {
+            file == o.path
+                || (plain
+                    && file
+                        .strip_prefix(o.path.as_str())
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .is_some_and(|name| !name.contains('/')))
+        };
         tests += 1;
         let _ = write!(
             cases,
@@ -133,11 +147,7 @@ pub fn junit(report: &ValidateReport) -> String {
         cases.push_str("</testcase>\n");
         if o.status == OverlayStatus::Ok {
             tests += 1;
-            let mine: Vec<_> = report
-                .findings
-                .iter()
-                .filter(|f| f.file == o.path)
-                .collect();
+            let mine: Vec<_> = report.findings.iter().filter(|f| owns(&f.file)).collect();
             let errors: Vec<_> = mine
                 .iter()
                 .filter(|f| f.severity == Severity::Error)

@@ -34,7 +34,11 @@ fn the_example_repo_passes_every_gate() {
     let r = json(&out);
     assert_eq!(r["summary"]["overlays"], 12);
     assert_eq!(r["summary"]["failed"], 0);
-    assert_eq!(r["summary"]["objects"], 60);
+    // 60 rendered objects and the 9 Argo CD Applications of the two cluster folders.
+    assert_eq!(r["summary"]["objects"], 69);
+    assert_eq!(r["summary"]["manifest_folders"], 2);
+    assert_eq!(r["manifests"][1]["path"], "argocd/prod");
+    assert_eq!(r["manifests"][1]["objects"], 3);
     assert_eq!(
         r["findings"].as_array().unwrap().len(),
         0,
@@ -329,4 +333,53 @@ fn schema_gate_rejects_wrong_types_and_unknown_fields_with_the_object_and_path()
     let message = schema[0]["message"].as_str().unwrap();
     assert!(message.contains("/spec/replicas"), "{message}");
     assert!(message.contains("revisionHistoryLimitt"), "{message}");
+}
+
+#[test]
+fn plain_manifest_folders_are_schema_checked_file_by_file() {
+    let sb = Sandbox::new();
+    example_copy(&sb);
+    let app = sb.repo().join("argocd/prod/web-prod.yaml");
+    let text = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(&app, text.replace("  destination:", "  destinaton:")).unwrap();
+    sb.write(
+        "argocd/prod/broken.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n",
+    );
+    // Not manifests: CI configuration, a Helm chart's templates.
+    sb.write(".github/workflows/ci.yaml", "on: push\njobs: {}\n");
+    sb.write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\n");
+    sb.write(
+        "charts/web/templates/d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{ .Values.x }}\n",
+    );
+    let out = sb.run(&["validate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r = json(&out);
+    let findings = r["findings"].as_array().unwrap();
+    let schema = findings
+        .iter()
+        .find(|f| f["rule"] == "schema")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(schema["file"], "argocd/prod/web-prod.yaml");
+    assert_eq!(schema["object"], "Application/argocd/web-prod");
+    assert!(
+        schema["message"].as_str().unwrap().contains("destinaton"),
+        "{schema}"
+    );
+    let prod = r["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "argocd/prod")
+        .unwrap();
+    assert_eq!(prod["status"], "failed");
+    assert!(
+        prod["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("argocd/prod/broken.yaml: "),
+        "{prod}"
+    );
+    assert_eq!(r["summary"]["manifest_folders"], 2, "{}", r["manifests"]);
 }

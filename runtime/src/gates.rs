@@ -38,6 +38,10 @@ pub struct OverlayResult {
 pub struct Summary {
     pub overlays: usize,
     pub failed: usize,
+    /// Folders of plain manifests (YAML outside any kustomization) checked, and how many
+    /// hold a file that does not parse.
+    pub manifest_folders: usize,
+    pub manifests_failed: usize,
     pub objects: usize,
     pub errors: usize,
     pub warnings: usize,
@@ -47,6 +51,8 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct ValidateReport {
     pub overlays: Vec<OverlayResult>,
+    /// Folders of plain manifests (Argo CD `Application`s, raw YAML), checked as objects.
+    pub manifests: Vec<OverlayResult>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
 }
@@ -76,6 +82,25 @@ impl ValidateReport {
                 }
             }
         }
+        for m in &self.manifests {
+            match &m.error {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "ok      {}/ ({} objects, plain manifests)",
+                        m.path, m.objects
+                    );
+                }
+                Some(e) => {
+                    let _ = writeln!(
+                        out,
+                        "FAILED  {}/: {}",
+                        m.path,
+                        e.lines().next().unwrap_or_default()
+                    );
+                }
+            }
+        }
         for f in &self.findings {
             let level = match f.severity {
                 Severity::Error => "error",
@@ -91,9 +116,10 @@ impl ValidateReport {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "{} kustomization(s), {} failed, {} objects; {} error(s), {} warning(s) in {:.2}s",
+            "{} kustomization(s), {} failed, {} manifest folder(s), {} objects; {} error(s), {} warning(s) in {:.2}s",
             s.overlays,
             s.failed,
+            s.manifest_folders,
             s.objects,
             s.errors,
             s.warnings,
@@ -104,7 +130,7 @@ impl ValidateReport {
 
     /// A failed build or an error finding.
     pub fn failed(&self) -> bool {
-        self.summary.failed > 0 || self.summary.errors > 0
+        self.summary.failed > 0 || self.summary.manifests_failed > 0 || self.summary.errors > 0
     }
 }
 
@@ -238,12 +264,14 @@ pub async fn validate(
     options: &ValidateOptions,
 ) -> ValidateReport {
     let started = Instant::now();
-    let dirs: Vec<PathBuf> = find_kustomizations(root)
-        .into_iter()
+    let all_dirs = find_kustomizations(root);
+    let dirs: Vec<PathBuf> = all_dirs
+        .iter()
         .filter(|d| {
             let rel = d.strip_prefix(root).unwrap_or(d);
             matches_filter(rel, options.app.as_deref(), options.env.as_deref())
         })
+        .cloned()
         .collect();
     let salt = kubectl_version().await;
     let policy_hash = {
@@ -349,13 +377,35 @@ pub async fn validate(
     if let Some(c) = &options.cache_dir {
         hashes.save(&c.join("files.json"));
     }
+    let (manifests, manifest_findings) = {
+        let (root, policy_config, kustomizations) =
+            (root.to_path_buf(), policy_config.clone(), all_dirs.clone());
+        let (app, env) = (options.app.clone(), options.env.clone());
+        tokio::task::spawn_blocking(move || {
+            check_manifests(
+                &root,
+                &kustomizations,
+                &policy_config,
+                app.as_deref(),
+                env.as_deref(),
+            )
+        })
+        .await
+        .unwrap_or_default()
+    };
+    findings.extend(manifest_findings);
     let summary = Summary {
         overlays: overlays.len(),
         failed: overlays
             .iter()
             .filter(|o| o.status == OverlayStatus::Failed)
             .count(),
-        objects: overlays.iter().map(|o| o.objects).sum(),
+        manifest_folders: manifests.len(),
+        manifests_failed: manifests
+            .iter()
+            .filter(|o| o.status == OverlayStatus::Failed)
+            .count(),
+        objects: overlays.iter().chain(&manifests).map(|o| o.objects).sum(),
         errors: findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
@@ -368,9 +418,120 @@ pub async fn validate(
     };
     ValidateReport {
         overlays,
+        manifests,
         findings,
         summary,
     }
+}
+
+/// YAML files outside every kustomization and Helm chart, by folder; hidden folders (`.github`)
+/// and agentops' skip list are left out.
+fn plain_manifest_files(
+    root: &Path,
+    kustomizations: &[PathBuf],
+) -> std::collections::BTreeMap<PathBuf, Vec<PathBuf>> {
+    let mut out: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = Default::default();
+    let walker = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_str().unwrap_or("");
+            e.depth() == 0
+                || !(e.file_type().is_dir()
+                    && (name.starts_with('.')
+                        || matches!(name, "node_modules" | "target")
+                        || kustomizations.iter().any(|k| k == e.path())
+                        || e.path().join("Chart.yaml").is_file()))
+        });
+    for entry in walker.filter_map(Result::ok) {
+        let name = entry.file_name().to_str().unwrap_or("");
+        if entry.file_type().is_file()
+            && (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && entry.metadata().is_ok_and(|m| m.len() <= 4 * 1024 * 1024)
+            && let Some(parent) = entry.path().parent()
+        {
+            out.entry(parent.to_path_buf())
+                .or_default()
+                .push(entry.into_path());
+        }
+    }
+    out
+}
+
+/// Whether text that does not parse was meant to be a Kubernetes manifest (not a template).
+fn looks_like_manifest(text: &str) -> bool {
+    !text.contains("{{")
+        && text.lines().any(|l| l.starts_with("apiVersion:"))
+        && text.lines().any(|l| l.starts_with("kind:"))
+}
+
+/// Schema and policy checks of plain manifest folders. Files without Kubernetes objects (CI
+/// configs, values files) are not reported.
+fn check_manifests(
+    root: &Path,
+    kustomizations: &[PathBuf],
+    policy_config: &PolicyConfig,
+    app: Option<&str>,
+    env: Option<&str>,
+) -> (Vec<OverlayResult>, Vec<Finding>) {
+    let mut results = Vec::new();
+    let mut findings = Vec::new();
+    for (dir, files) in plain_manifest_files(root, kustomizations) {
+        let rel_dir = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
+        if !matches_filter(Path::new(&rel_dir), app, env) {
+            continue;
+        }
+        let mut objects = 0;
+        let mut errors = Vec::new();
+        for file in files {
+            let rel = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            match parse_objects(&text) {
+                Ok(docs) => {
+                    let objs: Vec<Value> = docs
+                        .into_iter()
+                        .filter(|d| {
+                            d.get("apiVersion").is_some_and(Value::is_string)
+                                && d.get("kind").is_some_and(Value::is_string)
+                        })
+                        .collect();
+                    if objs.is_empty() {
+                        continue;
+                    }
+                    objects += objs.len();
+                    findings.extend(schema_findings(policy_config, &rel, &objs));
+                    findings.extend(policy::check(policy_config, &rel, &objs));
+                }
+                Err(e) if looks_like_manifest(&text) => errors.push(format!("{rel}: {e}")),
+                Err(_) => {}
+            }
+        }
+        if objects == 0 && errors.is_empty() {
+            continue;
+        }
+        results.push(OverlayResult {
+            path: if rel_dir.is_empty() {
+                ".".into()
+            } else {
+                rel_dir
+            },
+            status: if errors.is_empty() {
+                OverlayStatus::Ok
+            } else {
+                OverlayStatus::Failed
+            },
+            objects,
+            error: (!errors.is_empty()).then(|| errors.join("\n")),
+            cached: false,
+        });
+    }
+    (results, findings)
 }
 
 /// Part of the cache key: a different kustomize may render differently.

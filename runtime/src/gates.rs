@@ -15,14 +15,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub enum OverlayStatus {
     Ok,
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct OverlayResult {
     /// Relative to the validated folder.
     pub path: String,
@@ -374,26 +374,32 @@ pub async fn validate(
             cached,
         });
     }
-    if let Some(c) = &options.cache_dir {
-        hashes.save(&c.join("files.json"));
-    }
     let (manifests, manifest_findings) = {
         let (root, policy_config, kustomizations) =
             (root.to_path_buf(), policy_config.clone(), all_dirs.clone());
         let (app, env) = (options.app.clone(), options.env.clone());
+        let cache = options
+            .cache_dir
+            .clone()
+            .map(|dir| (dir, policy_hash.clone(), hashes.clone()));
         tokio::task::spawn_blocking(move || {
             check_manifests(
                 &root,
                 &kustomizations,
                 &policy_config,
-                app.as_deref(),
-                env.as_deref(),
+                (app.as_deref(), env.as_deref()),
+                cache
+                    .as_ref()
+                    .map(|(d, p, h)| (d.as_path(), p.as_str(), h.as_ref())),
             )
         })
         .await
         .unwrap_or_default()
     };
     findings.extend(manifest_findings);
+    if let Some(c) = &options.cache_dir {
+        hashes.save(&c.join("files.json"));
+    }
     let summary = Summary {
         overlays: overlays.len(),
         failed: overlays
@@ -471,8 +477,8 @@ fn check_manifests(
     root: &Path,
     kustomizations: &[PathBuf],
     policy_config: &PolicyConfig,
-    app: Option<&str>,
-    env: Option<&str>,
+    (app, env): (Option<&str>, Option<&str>),
+    cache: Option<(&Path, &str, &FileHashes)>,
 ) -> (Vec<OverlayResult>, Vec<Finding>) {
     let mut results = Vec::new();
     let mut findings = Vec::new();
@@ -481,57 +487,109 @@ fn check_manifests(
         if !matches_filter(Path::new(&rel_dir), app, env) {
             continue;
         }
-        let mut objects = 0;
-        let mut errors = Vec::new();
-        for file in files {
-            let rel = file
-                .strip_prefix(root)
-                .unwrap_or(&file)
-                .display()
-                .to_string();
-            let Ok(text) = std::fs::read_to_string(&file) else {
-                continue;
-            };
-            match parse_objects(&text) {
-                Ok(docs) => {
-                    let objs: Vec<Value> = docs
-                        .into_iter()
-                        .filter(|d| {
-                            d.get("apiVersion").is_some_and(Value::is_string)
-                                && d.get("kind").is_some_and(Value::is_string)
-                        })
-                        .collect();
-                    if objs.is_empty() {
-                        continue;
-                    }
-                    objects += objs.len();
-                    findings.extend(schema_findings(policy_config, &rel, &objs));
-                    findings.extend(policy::check(policy_config, &rel, &objs));
-                }
-                Err(e) if looks_like_manifest(&text) => errors.push(format!("{rel}: {e}")),
-                Err(_) => {}
+        // Cached by the folder's files (content hashes, reused while size and mtime hold)
+        // and the policy: an unchanged folder costs a stat per file.
+        let cached_path = cache.map(|(cache_dir, policy_hash, hashes)| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(policy_hash.as_bytes());
+            for f in &files {
+                h.update(
+                    f.strip_prefix(root)
+                        .unwrap_or(f)
+                        .to_string_lossy()
+                        .as_bytes(),
+                );
+                h.update([0]);
+                h.update(hashes.hash(f).unwrap_or_default().as_bytes());
             }
-        }
-        if objects == 0 && errors.is_empty() {
+            let key: String = h
+                .finalize()
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            cache_dir.join(format!("{key}.manifests.json"))
+        });
+        if let Some(path) = &cached_path
+            && let Ok(bytes) = std::fs::read(path)
+            && let Ok((result, found)) =
+                serde_json::from_slice::<(Option<OverlayResult>, Vec<Finding>)>(&bytes)
+        {
+            results.extend(result.map(|r| OverlayResult { cached: true, ..r }));
+            findings.extend(found);
             continue;
         }
-        results.push(OverlayResult {
-            path: if rel_dir.is_empty() {
-                ".".into()
-            } else {
-                rel_dir
-            },
-            status: if errors.is_empty() {
-                OverlayStatus::Ok
-            } else {
-                OverlayStatus::Failed
-            },
-            objects,
-            error: (!errors.is_empty()).then(|| errors.join("\n")),
-            cached: false,
-        });
+        let (result, found) = check_manifest_folder(root, &rel_dir, &files, policy_config);
+        if let Some(path) = &cached_path
+            && let Ok(bytes) = serde_json::to_vec(&(&result, &found))
+        {
+            write_atomic(path, &bytes);
+        }
+        results.extend(result);
+        findings.extend(found);
     }
     (results, findings)
+}
+
+/// One folder of plain manifests; `None` when it holds no Kubernetes objects.
+fn check_manifest_folder(
+    root: &Path,
+    rel_dir: &str,
+    files: &[PathBuf],
+    policy_config: &PolicyConfig,
+) -> (Option<OverlayResult>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let mut objects = 0;
+    let mut errors = Vec::new();
+    for file in files {
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        match parse_objects(&text) {
+            Ok(docs) => {
+                let objs: Vec<Value> = docs
+                    .into_iter()
+                    .filter(|d| {
+                        d.get("apiVersion").is_some_and(Value::is_string)
+                            && d.get("kind").is_some_and(Value::is_string)
+                    })
+                    .collect();
+                if objs.is_empty() {
+                    continue;
+                }
+                objects += objs.len();
+                findings.extend(schema_findings(policy_config, &rel, &objs));
+                findings.extend(policy::check(policy_config, &rel, &objs));
+            }
+            Err(e) if looks_like_manifest(&text) => errors.push(format!("{rel}: {e}")),
+            Err(_) => {}
+        }
+    }
+    if objects == 0 && errors.is_empty() {
+        return (None, findings);
+    }
+    let result = OverlayResult {
+        path: if rel_dir.is_empty() {
+            ".".into()
+        } else {
+            rel_dir.to_string()
+        },
+        status: if errors.is_empty() {
+            OverlayStatus::Ok
+        } else {
+            OverlayStatus::Failed
+        },
+        objects,
+        error: (!errors.is_empty()).then(|| errors.join("\n")),
+        cached: false,
+    };
+    (Some(result), findings)
 }
 
 /// Part of the cache key: a different kustomize may render differently.

@@ -38,6 +38,34 @@ pub enum Command {
     Run(RunArgs),
     /// Render every kustomization (in parallel, cached) and check compliance policies; no model.
     Validate(ValidateArgs),
+    /// Compare Git's rendered overlays with what runs (`--live DIR` of `kubectl get -o yaml`
+    /// output, or `--context CTX`): changed fields with who changed them, objects missing in
+    /// the cluster, objects not in Git. Exit 1 when anything drifted.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Only this app (a folder name in the overlay's path).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only this environment (a folder name in the overlay's path).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// A folder of exported live objects (`kubectl get -o yaml`), read recursively.
+    #[arg(long, conflicts_with = "context", required_unless_present = "context")]
+    pub live: Option<PathBuf>,
+    /// A kubeconfig context to read the live objects from (never the current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DriftFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriftFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -146,12 +146,7 @@ fn engine(
             session_id: session_id.to_string(),
             agent: plan.agent.name.clone(),
             // $KUBECONFIG, else ~/.kube/config; cluster tools always name their context.
-            kubeconfig: config.kubernetes.kubeconfig.as_ref().map(|p| {
-                match (p.strip_prefix("~"), ws.home.as_ref()) {
-                    (Ok(rest), Some(home)) => home.join(rest),
-                    _ => ws.root.join(p),
-                }
-            }),
+            kubeconfig: ws.kubeconfig(),
             argocd: config.argocd.endpoint(&providers::process_env),
         },
         events,

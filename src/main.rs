@@ -4,6 +4,7 @@
 mod cli;
 mod cmd_agents;
 mod cmd_commands;
+mod cmd_drift;
 mod cmd_lint;
 mod cmd_run;
 mod cmd_validate;
@@ -62,5 +63,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Commands(sub) => cmd_commands::run(&sub, &open()?),
         Command::Run(args) => cmd_run::run(&args, &open()?, cli.verbose),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
+        Command::Drift(args) => cmd_drift::run(&args, &open()?),
     }
 }

@@ -46,6 +46,16 @@ pub enum RenderError {
 }
 
 impl Workspace {
+    /// The kubeconfig `[kubernetes] kubeconfig` names (`~/` is the home folder, relative
+    /// paths are from the repository root); `None`: `$KUBECONFIG`, else `~/.kube/config`.
+    pub fn kubeconfig(&self) -> Option<PathBuf> {
+        let p = self.config.kubernetes.kubeconfig.as_ref()?;
+        Some(match (p.strip_prefix("~"), self.home.as_ref()) {
+            (Ok(rest), Some(home)) => home.join(rest),
+            _ => self.root.join(p),
+        })
+    }
+
     /// Opens the workspace at `cwd`, reading `agentops.toml` from the repository root.
     pub fn open(cwd: &Path, home: Option<PathBuf>) -> Result<Self, WorkspaceError> {
         let cwd = cwd.canonicalize().map_err(|source| WorkspaceError::Cwd {

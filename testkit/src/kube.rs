@@ -33,6 +33,32 @@ const RESOURCES: &[Resource] = &[
     ("apps", "v1", "Deployment", "deployments", true),
     ("apps", "v1", "StatefulSet", "statefulsets", true),
     ("apps", "v1", "DaemonSet", "daemonsets", true),
+    ("", "v1", "ResourceQuota", "resourcequotas", true),
+    ("batch", "v1", "Job", "jobs", true),
+    ("batch", "v1", "CronJob", "cronjobs", true),
+    ("networking.k8s.io", "v1", "Ingress", "ingresses", true),
+    (
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        true,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+    ),
+    ("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+    ),
     (
         "networking.k8s.io",
         "v1",
@@ -300,6 +326,7 @@ fn handle(state: &Arc<Mutex<State>>, req: &RawRequest) -> (u16, Value) {
                 .map(|r| r.0)
                 .filter(|g| !g.is_empty())
                 .collect();
+            groups.sort_unstable();
             groups.dedup();
             let groups: Vec<Value> = groups
                 .iter()

@@ -356,6 +356,37 @@ async fn get(ctx: &ToolContext, input: &KubectlGetInput) -> Result<String, KubeE
     }
 }
 
+/// The live objects of every (kind, namespace) that `desired` has, in `context`: what drift
+/// compares with (and where objects that are not in Git show up).
+pub async fn live_objects(
+    ctx: &ToolContext,
+    context: &str,
+    desired: &[Value],
+) -> Result<Vec<Value>, KubeError> {
+    let client = client(ctx, context).await?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for obj in desired {
+        let (Some(api_version), Some(kind)) = (obj["apiVersion"].as_str(), obj["kind"].as_str())
+        else {
+            continue;
+        };
+        let ns = obj["metadata"]["namespace"].as_str().map(str::to_string);
+        if !seen.insert((api_version.to_string(), kind.to_string(), ns.clone())) {
+            continue;
+        }
+        let (ar, namespaced) = resource(&client, &gvk(kind, Some(api_version))?).await?;
+        let api = api_for(&client, &ar, namespaced, ns.as_deref());
+        let list = api.list(&ListParams::default()).await.map_err(api_error)?;
+        out.extend(
+            list.items
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok()),
+        );
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// Input of `kubectl_diff` and `kubectl_apply`.

@@ -192,6 +192,9 @@ fn engine(
             policy: ws.config.policy.clone(),
             cache_dir: Some(render_cache),
         }));
+    engine
+        .tools
+        .register(std::sync::Arc::new(agentops_runtime::drift::DriftTool));
     let mut approvals = ApprovalPolicy::default();
     if let Some(file) = &args.approval_policy {
         approvals.load_file(file).map_err(Failure::usage)?;

@@ -572,3 +572,65 @@ mod tests {
         assert!(managers_of(&live, &["spec".into(), "paused".into()]).is_empty());
     }
 }
+
+/// Input of the `drift` tool.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftInput {
+    /// Only this app (a folder name in the overlay's path).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Only this environment.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// A folder of the repository holding `kubectl get -o yaml` exports.
+    #[serde(default)]
+    pub live: Option<String>,
+    /// A kubeconfig context to read the live objects from.
+    #[serde(default)]
+    pub context: Option<String>,
+}
+
+/// Drift as a read-only tool for agents.
+pub struct DriftTool;
+
+impl agentops_tools::tool::TypedTool for DriftTool {
+    type Input = DriftInput;
+    const NAME: &'static str = "drift";
+    const DESCRIPTION: &'static str = "Compare Git's rendered overlays with the live state (`live`: a folder of kubectl get -o yaml exports in the repository, or `context`: a kubeconfig context): changed fields with their managers, objects missing in the cluster or not in Git, and a patch to capture the cluster's values into Git.";
+    const RISK: agentops_tools::Risk = agentops_tools::Risk::ReadOnly;
+    fn call(
+        &self,
+        input: DriftInput,
+        ctx: &agentops_tools::ToolContext,
+    ) -> futures_util::future::BoxFuture<'static, agentops_tools::ToolOutput> {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            use agentops_tools::ToolOutput;
+            let live = match (input.live, input.context) {
+                (Some(dir), _) => match agentops_tools::path::confine(&ctx.root, &ctx.cwd, &dir) {
+                    Ok(p) => Live::Dir(p),
+                    Err(e) => return ToolOutput::error(e.to_string()),
+                },
+                (None, Some(context)) => Live::Cluster {
+                    ctx: ctx.clone(),
+                    context,
+                },
+                (None, None) => {
+                    return ToolOutput::error(
+                        "give `live` (a folder of exports) or `context` (a kubeconfig context)",
+                    );
+                }
+            };
+            let options = DriftOptions {
+                app: input.app,
+                env: input.env,
+                timeout: ctx.timeout.max(Duration::from_secs(60)),
+            };
+            match drift(&ctx.root, &live, &options).await {
+                Ok(report) => ToolOutput::ok(report.to_text()),
+                Err(e) => ToolOutput::error(e),
+            }
+        })
+    }
+}

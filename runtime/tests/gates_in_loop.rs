@@ -22,7 +22,7 @@ const Q: Quirks = Quirks::NONE;
 
 fn editor() -> AgentDefinition {
     AgentDefinition::parse(
-        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, Bash, git_commit, validate, kubectl_apply, argocd_app_sync\n---\nYou change manifests.\n",
+        "---\nname: editor\ndescription: Changes manifests\ntools: Read, Write, Edit, Bash, git_commit, validate, drift, kubectl_apply, argocd_app_sync\n---\nYou change manifests.\n",
         &Origin::new(Source::Project, "editor.md"),
     )
     .unwrap()
@@ -152,6 +152,9 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             policy: Default::default(),
             cache_dir: None,
         }));
+    engine
+        .tools
+        .register(Arc::new(agentops_runtime::drift::DriftTool));
     engine.approver = Arc::new(ApprovalPolicy {
         approve: approve
             .iter()
@@ -913,4 +916,37 @@ async fn manifest_changes_made_through_the_shell_are_gated_and_undone_when_refus
     assert!(matches!(r.stop, Stop::ApprovalRequired { .. }));
     let outcomes: Vec<&str> = r.totals.gates.iter().map(|g| g.outcome).collect();
     assert_eq!(outcomes, ["rejected", "written", "pending"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drift_tool_reports_a_live_export_to_the_model() {
+    let r = run(
+        vec![
+            call("drift", json!({"app": "web", "env": "dev", "live": "live"})),
+            text("drifted"),
+        ],
+        &[],
+        |root: &Path| {
+            let out = std::process::Command::new("kubectl")
+                .arg("kustomize")
+                .arg(root.join("apps/web/overlays/dev"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8(out.stdout)
+                .unwrap()
+                .replace("replicas: 1", "replicas: 5");
+            std::fs::create_dir_all(root.join("live")).unwrap();
+            std::fs::write(root.join("live/web-dev.yaml"), text).unwrap();
+        },
+    )
+    .await;
+    let told = r.tool_results();
+    assert!(
+        told[0].starts_with("DRIFT   apps/web/overlays/dev (1 of 5 objects)"),
+        "{told:?}"
+    );
+    assert!(
+        told[0].contains(".spec.replicas: git 1 → live 5"),
+        "{told:?}"
+    );
 }

@@ -42,6 +42,24 @@ pub enum Command {
     /// output, or `--context CTX`): changed fields with who changed them, objects missing in
     /// the cluster, objects not in Git. Exit 1 when anything drifted.
     Drift(DriftArgs),
+    /// The recorded runs of this repository (`.agentops/sessions/`).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Sessions, newest first: id, start, agent, outcome, pending approvals.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session's header and events (`ID` or a unique prefix).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -248,6 +248,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
                 .unwrap_or_default()
         );
     }
+    let mut recorder = record_session(ws, &session_id, &plan, &provider);
     let (sink, mut rx) = EventSink::channel();
     let engine = engine(ws, provider, args, &plan, sink, &session_id)?;
     let format = args.output_format;
@@ -255,6 +256,12 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         let mut printed_text = false;
         let mut ends_with_newline = true;
         while let Some(event) = rx.recv().await {
+            if let Some(r) = recorder.as_mut()
+                && let Err(e) = r.record(&event)
+            {
+                eprintln!("agentops: warning: the session log stopped: {e}");
+                recorder = None;
+            }
             render(
                 &event,
                 format,
@@ -266,13 +273,14 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         if format == OutputFormat::Text && printed_text && !ends_with_newline {
             crate::output::print("\n");
         }
+        recorder
     });
     let result = engine
         .run(&plan.agent, &plan.prompt, plan.model.as_deref())
         .await;
     let totals = engine.totals();
     drop(engine);
-    let _ = printer.await;
+    let recorder = printer.await.ok().flatten();
 
     let denied_approvals = totals
         .approvals
@@ -357,6 +365,11 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         stop,
         escalation: result.as_ref().err(),
     });
+    if let Some(mut r) = recorder
+        && let Err(e) = r.finish(&result_json)
+    {
+        eprintln!("agentops: warning: the session log stopped: {e}");
+    }
     match format {
         OutputFormat::Json | OutputFormat::StreamJson => {
             crate::output::print(&format!("{result_json}\n"))
@@ -462,6 +475,42 @@ fn result_object(p: ResultParts<'_>) -> Value {
         v["unpriced_models"] = json!(p.totals.unpriced_models);
     }
     v
+}
+
+/// Starts the session log (`.agentops/sessions/<id>.jsonl`); a run goes on without one, with
+/// a warning, when it cannot be written.
+fn record_session(
+    ws: &Workspace,
+    id: &str,
+    plan: &Plan,
+    provider: &ResolvedProvider,
+) -> Option<agentops_runtime::session::SessionRecorder> {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let prompt: String = agentops_tools::redact::redact_text(&plan.prompt)
+        .chars()
+        .take(2000)
+        .collect();
+    let fields = json!({
+        "repo": ws.root.display().to_string(),
+        "started": started,
+        "agent": plan.agent.name,
+        "model": plan.model.clone().unwrap_or_else(|| provider.model.clone()),
+        "provider": provider.name,
+        "permission_mode": plan.agent.permission_mode,
+        "prompt": prompt,
+    });
+    let Value::Object(fields) = fields else {
+        return None;
+    };
+    match agentops_runtime::session::SessionRecorder::create(&ws.root, id, fields) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("agentops: warning: no session log for this run: {e}");
+            None
+        }
+    }
 }
 
 fn session_id() -> String {

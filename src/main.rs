@@ -7,6 +7,7 @@ mod cmd_commands;
 mod cmd_drift;
 mod cmd_lint;
 mod cmd_run;
+mod cmd_sessions;
 mod cmd_validate;
 mod exit;
 mod output;
@@ -64,5 +65,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Run(args) => cmd_run::run(&args, &open()?, cli.verbose),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
         Command::Drift(args) => cmd_drift::run(&args, &open()?),
+        Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?),
     }
 }

@@ -528,6 +528,21 @@ async fn a_high_risk_change_without_approval_exits_3_with_the_pending_change() {
         before
     );
 
+    // The run is recorded: listed with its outcome and pending approval, shown by id prefix.
+    let session = result["session_id"].as_str().unwrap().to_string();
+    let out = sb.run(&["sessions", "list", "--json"]);
+    let listed = common::json(&out);
+    assert_eq!(listed[0]["id"], session.as_str());
+    assert_eq!(listed[0]["outcome"], "approval_required");
+    assert_eq!(listed[0]["pending_approvals"], 1);
+    let out = sb.run(&["sessions", "show", &session[..12]]);
+    let shown = stdout(&out);
+    assert!(shown.contains("approval needed: apr-"), "{shown}");
+    assert!(
+        shown.contains("result: approval_required (exit 3)"),
+        "{shown}"
+    );
+
     // The same change with an approval for exactly it goes through.
     let id = pending["id"].as_str().unwrap().to_string();
     let server = FakeModelServer::start(vec![scale_prod(), text("scaled")]).await;
@@ -653,4 +668,57 @@ async fn at_terminal(sb: &Sandbox, answer: &str) -> (Option<i32>, String) {
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_run_is_recorded_and_a_torn_last_line_is_dropped_with_a_warning() {
+    let sb = sandbox();
+    let server = FakeModelServer::start(vec![text("Two replicas.")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "json", "how many replicas?"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = serde_json::from_str::<Value>(stdout(&out).trim()).unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = sb.repo().join(format!(".agentops/sessions/{id}.jsonl"));
+    let log = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "session");
+    assert_eq!(lines[0]["format_version"], 1);
+    assert_eq!(lines[0]["agent"], "general-purpose");
+    assert_eq!(lines[0]["prompt"], "how many replicas?");
+    assert!(lines.iter().any(|l| l["type"] == "model_response"));
+    assert_eq!(lines.last().unwrap()["type"], "result");
+    assert_eq!(
+        std::fs::read_to_string(sb.repo().join(".agentops/.gitignore")).unwrap(),
+        "*\n"
+    );
+
+    // A process killed mid-write leaves half a line: the session stays readable.
+    std::fs::write(&path, format!("{log}{{\"type\":\"text_del")).unwrap();
+    let out = sb.run(&["sessions", "show", &id, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dropped a torn last line"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        common::json(&out)["events"].as_array().unwrap().len(),
+        lines.len() - 1
+    );
+    let out = sb.run(&["sessions", "show", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no session `nope`"),
+        "{}",
+        stderr(&out)
+    );
 }

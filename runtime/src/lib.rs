@@ -18,6 +18,7 @@ pub mod policy;
 pub mod providers;
 pub mod review;
 pub mod risk;
+pub mod session;
 pub mod shell;
 pub mod tool_mode;
 pub mod workspace;

@@ -217,12 +217,9 @@ impl ChangeGate {
             path: staging_parent.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&staging_parent).map_err(io)?;
         // agentops' own state stays out of the user's commits.
-        let ignore = self.root.join(".agentops").join(".gitignore");
-        if !ignore.exists() {
-            std::fs::write(&ignore, "*\n").map_err(io)?;
-        }
+        crate::session::state_dir(&self.root).map_err(io)?;
+        std::fs::create_dir_all(&staging_parent).map_err(io)?;
         tempfile::Builder::new()
             .prefix(prefix)
             .tempdir_in(&staging_parent)

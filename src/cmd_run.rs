@@ -206,10 +206,7 @@ fn engine(
     }
     // A person at a terminal is asked about what the rules leave open; anything else (CI,
     // pipes, json output) is decided by the rules alone.
-    let interactive = args.output_format == OutputFormat::Text
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal();
-    engine.approver = if interactive {
+    engine.approver = if asks_a_person(args) {
         std::sync::Arc::new(agentops_runtime::approval::PromptApprover::new(
             approvals,
             Box::new(std::io::BufReader::new(std::io::stdin())),
@@ -252,6 +249,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
     let (sink, mut rx) = EventSink::channel();
     let engine = engine(ws, provider, args, &plan, sink, &session_id)?;
     let format = args.output_format;
+    let prompting = asks_a_person(args);
     let printer = tokio::spawn(async move {
         let mut printed_text = false;
         let mut ends_with_newline = true;
@@ -262,13 +260,16 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
                 eprintln!("agentops: warning: the session log stopped: {e}");
                 recorder = None;
             }
-            render(
-                &event,
-                format,
-                verbose,
-                &mut printed_text,
-                &mut ends_with_newline,
-            );
+            // At a terminal the approval prompt itself shows the request.
+            if !(prompting && matches!(event, Event::ApprovalRequested { .. })) {
+                render(
+                    &event,
+                    format,
+                    verbose,
+                    &mut printed_text,
+                    &mut ends_with_newline,
+                );
+            }
         }
         if format == OutputFormat::Text && printed_text && !ends_with_newline {
             crate::output::print("\n");
@@ -475,6 +476,13 @@ fn result_object(p: ResultParts<'_>) -> Value {
         v["unpriced_models"] = json!(p.totals.unpriced_models);
     }
     v
+}
+
+/// Whether a person at a terminal answers approvals (text output, stdin and stderr terminals).
+fn asks_a_person(args: &RunArgs) -> bool {
+    args.output_format == OutputFormat::Text
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
 }
 
 /// Starts the session log (`.agentops/sessions/<id>.jsonl`); a run goes on without one, with

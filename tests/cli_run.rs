@@ -625,6 +625,11 @@ async fn at_a_terminal_a_person_approves_the_change() {
         shown.contains("apps/web/overlays/prod: targets production (prod)"),
         "{shown}"
     );
+    assert_eq!(
+        shown.matches("targets production (prod)").count(),
+        1,
+        "shown once: {shown}"
+    );
     assert!(
         shown.contains("+  replicas: 6") && shown.contains("Make this change? [y/N]"),
         "{shown}"

@@ -8,6 +8,7 @@
 
 use crate::gates::parse_objects;
 use crate::review::environment_of;
+use crate::risk::identity;
 use agentops_tools::kube::normalize;
 use agentops_tools::kustomize::{find_kustomizations, render};
 use serde::Serialize;
@@ -177,17 +178,6 @@ pub enum Live {
         ctx: agentops_tools::ToolContext,
         context: String,
     },
-}
-
-fn identity(obj: &Value) -> Option<String> {
-    let api = obj["apiVersion"].as_str()?;
-    let group = api.split_once('/').map_or("", |(g, _)| g);
-    Some(format!(
-        "{group}|{}|{}|{}",
-        obj["kind"].as_str()?,
-        obj["metadata"]["namespace"].as_str().unwrap_or(""),
-        obj["metadata"]["name"].as_str()?
-    ))
 }
 
 fn display(obj: &Value) -> String {

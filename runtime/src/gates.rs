@@ -445,7 +445,7 @@ fn plain_manifest_files(
             e.depth() == 0
                 || !(e.file_type().is_dir()
                     && (name.starts_with('.')
-                        || matches!(name, "node_modules" | "target")
+                        || agentops_tools::kustomize::SKIP_DIRS.contains(&name)
                         || kustomizations.iter().any(|k| k == e.path())
                         || e.path().join("Chart.yaml").is_file()))
         });
@@ -490,25 +490,7 @@ fn check_manifests(
         // Cached by the folder's files (content hashes, reused while size and mtime hold)
         // and the policy: an unchanged folder costs a stat per file.
         let cached_path = cache.map(|(cache_dir, policy_hash, hashes)| {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            h.update(policy_hash.as_bytes());
-            for f in &files {
-                h.update(
-                    f.strip_prefix(root)
-                        .unwrap_or(f)
-                        .to_string_lossy()
-                        .as_bytes(),
-                );
-                h.update([0]);
-                h.update(hashes.hash(f).unwrap_or_default().as_bytes());
-            }
-            let key: String = h
-                .finalize()
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let key = inputs_hash(root, &files, policy_hash, hashes);
             cache_dir.join(format!("{key}.manifests.json"))
         });
         if let Some(path) = &cached_path

@@ -12,8 +12,8 @@ use crate::policy::{self, Finding, PolicyConfig, Severity};
 use crate::risk::{self, Assessment, Level};
 use agentops_tools::edit::{FileChange, unified_diff};
 use agentops_tools::kustomize::{
-    FileHashes, Rendered, find_kustomizations, input_files, inputs_hash, kustomization_file,
-    render_cached, render_full,
+    FileHashes, Rendered, SKIP_DIRS, find_kustomizations, input_files, inputs_hash,
+    kustomization_file, render_cached, render_full,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -129,9 +129,6 @@ pub struct ChangeGate {
     timeout: Duration,
     salt: OnceCell<String>,
 }
-
-/// Folders never copied into a staging area.
-const SKIP_DIRS: [&str; 4] = [".git", ".agentops", "node_modules", "target"];
 
 impl ChangeGate {
     /// `root` must be canonical. `cache_dir` holds rendered results keyed by input hash.

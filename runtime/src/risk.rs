@@ -110,7 +110,8 @@ pub struct Assessment {
     pub changes: Vec<ObjectChange>,
 }
 
-fn identity(obj: &Value) -> Option<String> {
+/// `group|kind|namespace|name`: one object across renders, exports and clusters.
+pub(crate) fn identity(obj: &Value) -> Option<String> {
     let kind = obj.get("kind")?.as_str()?;
     let name = obj.pointer("/metadata/name")?.as_str()?;
     let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");

@@ -4,8 +4,7 @@
 //! token never appears in output or logs. A sync is planned from the application's managed
 //! resources (live vs target) so the runtime can classify and approve it first.
 
-use crate::edit::unified_diff;
-use crate::kube::normalize;
+use crate::kube::{normalize, object_diff};
 use crate::redact::redact_text;
 use crate::tool::{MutationPlan, PlanFuture, Risk, ToolContext, ToolOutput, TypedTool};
 use futures_util::future::BoxFuture;
@@ -235,11 +234,6 @@ pub async fn managed_resources(
         .collect())
 }
 
-fn yaml(v: Option<&Value>) -> String {
-    v.map(|v| redact_text(&serde_saphyr::to_string(v).unwrap_or_default()))
-        .unwrap_or_default()
-}
-
 fn diff_text(states: &[ResourceState], prune: bool) -> String {
     let mut out = String::new();
     for r in states {
@@ -251,12 +245,7 @@ fn diff_text(states: &[ResourceState], prune: bool) -> String {
             );
             continue;
         }
-        out.push_str(&unified_diff(
-            &yaml(r.live.as_ref()),
-            &yaml(r.target.as_ref()),
-            &format!("live/{}", r.id),
-            &format!("git/{}", r.id),
-        ));
+        out.push_str(&object_diff(&r.id, r.live.as_ref(), r.target.as_ref()));
     }
     out
 }

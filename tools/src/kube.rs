@@ -460,23 +460,22 @@ pub async fn dry_run(
     Ok((rel, out))
 }
 
+/// A unified diff of one object, live against desired, both normalised and Secret values
+/// redacted (`None`: absent on that side).
+pub fn object_diff(id: &str, live: Option<&Value>, desired: Option<&Value>) -> String {
+    let text = |v: Option<&Value>| v.map(|v| yaml(&normalize(v))).unwrap_or_default();
+    unified_diff(
+        &text(live),
+        &text(desired),
+        &format!("live/{id}"),
+        &format!("git/{id}"),
+    )
+}
+
 fn diff_text(runs: &[DryRun]) -> String {
-    let mut out = String::new();
-    for r in runs {
-        let before = r
-            .live
-            .as_ref()
-            .map(|l| yaml(&normalize(l)))
-            .unwrap_or_default();
-        let after = yaml(&normalize(&r.after));
-        out.push_str(&unified_diff(
-            &before,
-            &after,
-            &format!("live/{}", r.id),
-            &format!("git/{}", r.id),
-        ));
-    }
-    out
+    runs.iter()
+        .map(|r| object_diff(&r.id, r.live.as_ref(), Some(&r.after)))
+        .collect()
 }
 
 pub struct KubectlDiffTool;

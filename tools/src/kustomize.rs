@@ -80,18 +80,16 @@ pub fn kustomization_file(dir: &Path) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Every folder under `root` with a kustomization, sorted (skips `.git`, `.agentops`,
-/// `node_modules`, `target`).
+/// Folders agentops never looks into: history, its own state, dependencies, build output.
+pub const SKIP_DIRS: [&str; 4] = [".git", ".agentops", "node_modules", "target"];
+
+/// Every folder under `root` with a kustomization, sorted (skips [`SKIP_DIRS`]).
 pub fn find_kustomizations(root: &Path) -> Vec<std::path::PathBuf> {
     let mut out: Vec<std::path::PathBuf> = walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            e.depth() == 0
-                || !matches!(
-                    e.file_name().to_str(),
-                    Some(".git" | ".agentops" | "node_modules" | "target")
-                )
+            e.depth() == 0 || !SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
         })
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_dir() && kustomization_file(e.path()).is_some())

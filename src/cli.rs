@@ -20,6 +20,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Where session logs are kept (default: .agentops/sessions/ of the repository).
+    #[arg(long, global = true, value_name = "DIR", env = "AGENTOPS_SESSIONS_DIR")]
+    pub sessions_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,6 +60,22 @@ pub enum SessionsCommand {
     },
     /// One session's header and events (`ID` or a unique prefix).
     Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A session's log as JSONL (`--bundle`: a markdown context bundle a team can commit:
+    /// goal, decisions, changed files, open items).
+    Export {
+        id: String,
+        #[arg(long)]
+        bundle: bool,
+        /// Write to this file instead of stdout (never over an existing file).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Delete a session's log.
+    Rm {
         id: String,
         #[arg(long)]
         json: bool,
@@ -221,6 +241,20 @@ pub struct RunArgs {
     /// A TOML file of `[[approve]]` and `[[deny]]` rules with the same keys as `--approve`.
     #[arg(long, value_name = "FILE")]
     pub approval_policy: Option<PathBuf>,
+    /// Go on with the latest session of this repository.
+    #[arg(long = "continue", conflicts_with = "resume")]
+    pub continue_latest: bool,
+    /// Go on with session ID (or a unique prefix): its conversation, agent, model, permission
+    /// mode and pending approvals. The prompt is optional.
+    #[arg(long, value_name = "ID")]
+    pub resume: Option<String>,
+    /// With --continue/--resume: go on in a copy under a new id; the original stays as it was.
+    #[arg(long)]
+    pub fork: bool,
+    /// With --continue/--resume: replace the older turns by a summary first (the model writes it).
+    #[arg(long)]
+    pub compact: bool,
+
     /// The prompt, or `/command args...` (read from stdin when empty and piped).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub prompt: Vec<String>,

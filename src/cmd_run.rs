@@ -10,21 +10,58 @@ use agentops_runtime::approval::{ApprovalDecision, ApprovalPolicy, ApprovalRule}
 use agentops_runtime::config::ProviderKind;
 use agentops_runtime::providers::{self, ResolvedProvider};
 use agentops_runtime::review::ChangeGate;
+use agentops_runtime::session::{self, SessionRecorder};
 use agentops_runtime::{Engine, Event, EventSink, RunError, Stop, Totals, Workspace};
 use agentops_tools::{ToolContext, ToolRegistry};
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 use std::time::Instant;
 
 /// The main agent for free text.
 const MAIN_AGENT: &str = "general-purpose";
 
-pub fn run(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Failure::usage)?;
-    runtime.block_on(run_async(args, ws, verbose))
+/// Runs headless. Whatever goes wrong — a bad flag, a broken config, a provider that never
+/// answers, SIGTERM — json and stream-json output still end with exactly one result object.
+pub fn run(
+    args: &RunArgs,
+    open: impl FnOnce() -> Result<Workspace, Failure>,
+    verbose: u8,
+    sessions_dir: Option<&Path>,
+) -> CliResult {
+    let started = Instant::now();
+    let outcome = open().and_then(|ws| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(Failure::usage)?;
+        let dir = sessions_dir.map_or_else(|| session::sessions_dir(&ws.root), Path::to_path_buf);
+        runtime.block_on(run_async(args, &ws, verbose, &dir))
+    });
+    match outcome {
+        Err(failure) if args.output_format != OutputFormat::Text => {
+            let result = json!({
+                "type": "result",
+                "outcome": "error",
+                "exit_code": failure.code as u8,
+                "session_id": Value::Null,
+                "turns": 0,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+                "cost_usd": 0.0,
+                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "permission_denials": [],
+                "gates": [],
+                "pending_approvals": [],
+                "approvals": [],
+                "result": "",
+                "error": format!("{:#}", failure.error),
+            });
+            eprintln!("agentops: error: {:#}", failure.error);
+            crate::output::print(&format!("{result}\n"));
+            Ok(failure.code)
+        }
+        other => other,
+    }
 }
 
 /// What the input asks for, after routing and command expansion.
@@ -36,18 +73,36 @@ struct Plan {
     allowed: Vec<ToolSpec>,
 }
 
-fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
+/// The session a run goes on with (`--continue`, `--resume`).
+struct Previous {
+    path: std::path::PathBuf,
+    log: session::Log,
+}
+
+fn field<'a>(log: &'a session::Log, key: &str) -> Option<&'a str> {
+    log.header.fields.get(key).and_then(Value::as_str)
+}
+
+fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<Plan, Failure> {
     let mut input = args.prompt.join(" ");
     if input.trim().is_empty() && !std::io::stdin().is_terminal() {
         std::io::stdin()
             .read_to_string(&mut input)
             .map_err(Failure::usage)?;
     }
-    if input.trim().is_empty() {
+    if input.trim().is_empty() && previous.is_none() {
         return Err(Failure::usage(anyhow::anyhow!(
             "nothing to run: give a prompt, `/command args`, or pipe text on stdin"
         )));
     }
+    // A resumed session keeps its agent and model unless the flags say otherwise.
+    let resumed_agent = previous
+        .and_then(|p| field(&p.log, "agent"))
+        .map(str::to_string);
+    let resumed_model = previous
+        .and_then(|p| field(&p.log, "model"))
+        .map(str::to_string);
+    let default_agent = args.agent.clone().or(resumed_agent);
     let agents = ws.agents();
     let find = |name: &str| {
         agents.get(name).cloned().ok_or_else(|| {
@@ -74,6 +129,7 @@ fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
                 .agent
                 .clone()
                 .or_else(|| cmd.routed_agent().map(str::to_string))
+                .or_else(|| default_agent.clone())
                 .unwrap_or_else(|| MAIN_AGENT.to_string());
             (
                 agent,
@@ -84,16 +140,25 @@ fn plan(args: &RunArgs, ws: &Workspace) -> Result<Plan, Failure> {
         }
         Route::Agent { name, text } => (name, text, None, Vec::new()),
         Route::Text(text) => (
-            args.agent.clone().unwrap_or_else(|| MAIN_AGENT.to_string()),
+            default_agent.unwrap_or_else(|| MAIN_AGENT.to_string()),
             text,
             None,
             Vec::new(),
         ),
     };
+    let mut agent = find(&agent_name)?;
+    // The permission mode the session ran under is part of what it resumes.
+    if let Some(p) = previous
+        && args.agent.is_none()
+        && let Some(mode) = p.log.header.fields.get("permission_mode")
+        && let Ok(mode) = serde_json::from_value(mode.clone())
+    {
+        agent.permission_mode = mode;
+    }
     Ok(Plan {
-        agent: find(&agent_name)?,
+        agent,
         prompt,
-        model: args.model.clone().or(model),
+        model: args.model.clone().or(model).or(resumed_model),
         allowed,
     })
 }
@@ -218,10 +283,52 @@ fn engine(
     Ok(engine)
 }
 
-async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
+/// Finds the session `--continue`/`--resume` names.
+fn previous(args: &RunArgs, dir: &Path) -> Result<Option<Previous>, Failure> {
+    let path = match (&args.resume, args.continue_latest) {
+        (Some(id), _) => session::index::find(dir, id),
+        (None, true) => session::index::latest(dir),
+        (None, false) => {
+            if args.fork || args.compact {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "--fork and --compact go with --continue or --resume ID"
+                )));
+            }
+            return Ok(None);
+        }
+    }
+    .map_err(Failure::usage)?;
+    let log = session::read_log(&path).map_err(Failure::usage)?;
+    Ok(Some(Previous { path, log }))
+}
+
+/// Interrupted by a signal: SIGTERM (CI cancelling a job) or SIGINT.
+async fn terminated() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> CliResult {
     let started = Instant::now();
-    let session_id = session_id();
-    let plan = plan(args, ws)?;
+    let previous = previous(args, dir)?;
+    let plan = plan(args, ws, previous.as_ref())?;
     let provider = providers::resolve(
         &ws.config,
         &providers::process_env,
@@ -245,21 +352,24 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
                 .unwrap_or_default()
         );
     }
-    let mut recorder = record_session(ws, &session_id, &plan, &provider);
+    let (recorder, resumption) =
+        open_session(ws, dir, previous.as_ref(), args.fork, &plan, &provider)?;
+    let session_id = recorder.as_ref().map_or_else(session_id, |r| r.id.clone());
     let (sink, mut rx) = EventSink::channel();
-    let engine = engine(ws, provider, args, &plan, sink, &session_id)?;
+    let (sink, log) = match recorder {
+        Some(r) => {
+            let (sink, handle) = sink.recording(r);
+            (sink, Some(handle))
+        }
+        None => (sink, None),
+    };
+    let engine = engine(ws, provider, args, &plan, sink.clone(), &session_id)?;
     let format = args.output_format;
     let prompting = asks_a_person(args);
     let printer = tokio::spawn(async move {
         let mut printed_text = false;
         let mut ends_with_newline = true;
         while let Some(event) = rx.recv().await {
-            if let Some(r) = recorder.as_mut()
-                && let Err(e) = r.record(&event)
-            {
-                eprintln!("agentops: warning: the session log stopped: {e}");
-                recorder = None;
-            }
             // At a terminal the approval prompt itself shows the request.
             if !(prompting && matches!(event, Event::ApprovalRequested { .. })) {
                 render(
@@ -274,14 +384,51 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         if format == OutputFormat::Text && printed_text && !ends_with_newline {
             crate::output::print("\n");
         }
-        recorder
     });
-    let result = engine
-        .run(&plan.agent, &plan.prompt, plan.model.as_deref())
-        .await;
+    let work = async {
+        match resumption {
+            None => {
+                engine
+                    .run(&plan.agent, &plan.prompt, plan.model.as_deref())
+                    .await
+            }
+            Some(r) => {
+                for w in &r.warnings {
+                    eprintln!("agentops: warning: {w}");
+                }
+                sink.emit(Event::Resumed {
+                    agent: plan.agent.name.clone(),
+                    pending: r.pending.iter().map(|p| p.id.clone()).collect(),
+                    interrupted_calls: r.interrupted_calls.clone(),
+                });
+                let mut history = r.messages;
+                if args.compact {
+                    let model = plan
+                        .model
+                        .clone()
+                        .unwrap_or_else(|| engine.default_model.clone());
+                    history = engine.compact(&plan.agent, &model, history).await?;
+                }
+                engine
+                    .resume(
+                        &plan.agent,
+                        history,
+                        r.pending,
+                        &plan.prompt,
+                        plan.model.as_deref(),
+                    )
+                    .await
+            }
+        }
+    };
+    let (result, signal) = tokio::select! {
+        r = work => (Some(r), None),
+        s = terminated() => (None, Some(s)),
+    };
     let totals = engine.totals();
     drop(engine);
-    let recorder = printer.await.ok().flatten();
+    drop(sink);
+    let _ = printer.await;
 
     let denied_approvals = totals
         .approvals
@@ -290,7 +437,21 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         .count();
     let failed_gates = unresolved_gate_failures(&totals);
     let (outcome, code, text, error, stop) = match &result {
-        Ok(run) => match &run.stop {
+        None => (
+            "interrupted",
+            if signal == Some("SIGINT") {
+                ExitCode::Interrupted
+            } else {
+                ExitCode::Terminated
+            },
+            String::new(),
+            Some(format!(
+                "stopped by {}; the session is saved: go on with --resume {session_id}",
+                signal.unwrap_or("a signal")
+            )),
+            None,
+        ),
+        Some(Ok(run)) => match &run.stop {
             Stop::ApprovalRequired { pending } => (
                 "approval_required",
                 ExitCode::Denied,
@@ -347,7 +508,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
                 Some(stop),
             ),
         },
-        Err(RunError::Provider(esc)) => (
+        Some(Err(RunError::Provider(esc))) => (
             "error",
             ExitCode::Provider,
             String::new(),
@@ -364,10 +525,10 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8) -> CliResult {
         text: &text,
         error: error.as_deref(),
         stop,
-        escalation: result.as_ref().err(),
+        escalation: result.as_ref().and_then(|r| r.as_ref().err()),
     });
-    if let Some(mut r) = recorder
-        && let Err(e) = r.finish(&result_json)
+    if let Some(log) = &log
+        && let Err(e) = log.finish(&result_json)
     {
         eprintln!("agentops: warning: the session log stopped: {e}");
     }
@@ -485,14 +646,17 @@ fn asks_a_person(args: &RunArgs) -> bool {
         && std::io::stderr().is_terminal()
 }
 
-/// Starts the session log (`.agentops/sessions/<id>.jsonl`); a run goes on without one, with
-/// a warning, when it cannot be written.
-fn record_session(
+/// Opens the session log: a new one, the resumed one (a torn last line cut off), or a fork of
+/// it under a new id. A new run goes on without a log, with a warning, when it cannot be
+/// written; a resumed one cannot (its log is the conversation).
+fn open_session(
     ws: &Workspace,
-    id: &str,
+    dir: &Path,
+    previous: Option<&Previous>,
+    fork: bool,
     plan: &Plan,
     provider: &ResolvedProvider,
-) -> Option<agentops_runtime::session::SessionRecorder> {
+) -> Result<(Option<SessionRecorder>, Option<session::Resumption>), Failure> {
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -510,15 +674,30 @@ fn record_session(
         "prompt": prompt,
     });
     let Value::Object(fields) = fields else {
-        return None;
+        return Ok((None, None));
     };
-    match agentops_runtime::session::SessionRecorder::create(&ws.root, id, fields) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            eprintln!("agentops: warning: no session log for this run: {e}");
-            None
+    let Some(prev) = previous else {
+        if let Err(e) = session::state_dir(&ws.root) {
+            eprintln!(
+                "agentops: warning: {}: {e}",
+                ws.root.join(".agentops").display()
+            );
         }
-    }
+        return match SessionRecorder::create(&ws.root, Some(dir), &session_id(), fields) {
+            Ok(r) => Ok((Some(r), None)),
+            Err(e) => {
+                eprintln!("agentops: warning: no session log for this run: {e}");
+                Ok((None, None))
+            }
+        };
+    };
+    let path = if fork {
+        session::index::fork(dir, &prev.log, &session_id(), fields).map_err(Failure::usage)?
+    } else {
+        prev.path.clone()
+    };
+    let (recorder, log) = SessionRecorder::resume(&path).map_err(Failure::usage)?;
+    Ok((Some(recorder), Some(session::resumption(&log))))
 }
 
 fn session_id() -> String {

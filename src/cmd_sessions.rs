@@ -1,17 +1,20 @@
-//! `agentops sessions list|show`: the recorded runs of this repository.
+//! `agentops sessions list|show|export|rm`: the recorded runs of this repository.
 
 use crate::cli::SessionsCommand;
 use crate::exit::{CliResult, ExitCode, Failure};
 use crate::output::{print, print_json};
 use agentops_runtime::Workspace;
-use agentops_runtime::session::{list, open};
+use agentops_runtime::session::{self, bundle, list, open};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
+use std::path::Path;
 
-pub fn run(cmd: &SessionsCommand, ws: &Workspace) -> CliResult {
+pub fn run(cmd: &SessionsCommand, ws: &Workspace, dir: Option<&Path>) -> CliResult {
+    let dir = dir.map_or_else(|| session::sessions_dir(&ws.root), Path::to_path_buf);
+    let find = |id: &str| open(&dir, id).map_err(|e| Failure::usage(anyhow::anyhow!(e)));
     match cmd {
         SessionsCommand::List { json } => {
-            let sessions = list(&ws.root);
+            let sessions = list(&dir);
             if *json {
                 print_json(&sessions)?;
                 return Ok(ExitCode::Success);
@@ -33,16 +36,19 @@ pub fn run(cmd: &SessionsCommand, ws: &Workspace) -> CliResult {
                     .chars()
                     .take(60)
                     .collect();
+                let when = s
+                    .last_active_ms
+                    .map_or_else(|| "?".to_string(), |ms| bundle::utc(ms / 1000));
                 let _ = writeln!(
                     out,
-                    "{}  {:<18} {:<17} {}{}",
+                    "{}  {when}  {:<18} {:<17} {}{}",
                     s.id,
                     s.agent.as_deref().unwrap_or("?"),
                     s.outcome.as_deref().unwrap_or("unfinished"),
-                    if s.pending_approvals > 0 {
-                        format!("{} pending approval(s)  ", s.pending_approvals)
-                    } else {
+                    if s.pending_approvals.is_empty() {
                         String::new()
+                    } else {
+                        format!("{} pending approval(s)  ", s.pending_approvals.len())
                     },
                     prompt
                 );
@@ -54,7 +60,7 @@ pub fn run(cmd: &SessionsCommand, ws: &Workspace) -> CliResult {
             Ok(ExitCode::Success)
         }
         SessionsCommand::Show { id, json } => {
-            let (path, log) = open(&ws.root, id).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+            let (path, log) = find(id)?;
             for w in &log.warnings {
                 eprintln!("agentops: warning: {w}");
             }
@@ -79,6 +85,9 @@ pub fn run(cmd: &SessionsCommand, ws: &Workspace) -> CliResult {
                     text.push_str(e["text"].as_str().unwrap_or(""));
                     continue;
                 }
+                if e["type"] == "message" {
+                    continue;
+                }
                 if !text.trim().is_empty() {
                     let _ = writeln!(out, "  said: {}", text.trim());
                 }
@@ -86,6 +95,60 @@ pub fn run(cmd: &SessionsCommand, ws: &Workspace) -> CliResult {
                 let _ = writeln!(out, "{}", describe(e));
             }
             print(&out);
+            Ok(ExitCode::Success)
+        }
+        SessionsCommand::Export { id, bundle, output } => {
+            let (path, log) = find(id)?;
+            for w in &log.warnings {
+                eprintln!("agentops: warning: {w}");
+            }
+            let text = if *bundle {
+                session::bundle::bundle(&log)
+            } else {
+                // The log as it is on disk, minus a torn last line.
+                let mut text = serde_json::to_string(&log.header).map_err(Failure::usage)?;
+                text.push('\n');
+                for e in &log.events {
+                    text.push_str(&e.to_string());
+                    text.push('\n');
+                }
+                text
+            };
+            match output {
+                None => print(&text),
+                Some(file) => {
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(file)
+                        .map_err(|e| {
+                            Failure::usage(anyhow::anyhow!(
+                                "{}: {e} (export never overwrites a file)",
+                                file.display()
+                            ))
+                        })?;
+                    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(Failure::usage)?;
+                    eprintln!("agentops: wrote {} from {}", file.display(), path.display());
+                }
+            }
+            Ok(ExitCode::Success)
+        }
+        SessionsCommand::Rm { id, json } => {
+            let (path, log) = find(id)?;
+            session::index::remove(&path).map_err(Failure::usage)?;
+            // Refresh the index now, so the next listing does not show it.
+            let _ = list(&dir);
+            if *json {
+                print_json(
+                    &json!({"removed": log.header.session_id, "path": path.display().to_string()}),
+                )?;
+            } else {
+                print(&format!(
+                    "removed session {} ({})\n",
+                    log.header.session_id,
+                    path.display()
+                ));
+            }
             Ok(ExitCode::Success)
         }
     }
@@ -122,6 +185,25 @@ fn describe(e: &Value) -> String {
             "approval {}: {}",
             s("id"),
             e["decision"]["decision"].as_str().unwrap_or("?")
+        ),
+        "resumed" => format!(
+            "— resumed (pending approvals made again: {}, interrupted calls: {})",
+            e["pending"], e["interrupted_calls"]
+        ),
+        "compacted" => format!(
+            "— compacted: {} older message(s) summarised",
+            e["summarized"]
+        ),
+        "hook" => format!(
+            "hook {} `{}`: exit {}{}",
+            s("hook_event"),
+            s("command"),
+            e["exit_code"],
+            if e["blocked"] == true {
+                " (blocked)"
+            } else {
+                ""
+            }
         ),
         "result" => format!(
             "result: {} (exit {}), {} turn(s), ${}",

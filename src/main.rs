@@ -58,13 +58,14 @@ fn run(cli: Cli) -> exit::CliResult {
         .filter(|h| !h.is_empty())
         .map(PathBuf::from);
     let open = || Workspace::open(&cwd, home.clone()).map_err(Failure::usage);
+    let sessions = cli.sessions_dir.as_ref().map(|d| cwd.join(d));
     match cli.command {
         Command::Lint(args) => cmd_lint::run(&args, &cwd),
         Command::Agents(sub) => cmd_agents::run(&sub, &open()?),
         Command::Commands(sub) => cmd_commands::run(&sub, &open()?),
-        Command::Run(args) => cmd_run::run(&args, &open()?, cli.verbose),
+        Command::Run(args) => cmd_run::run(&args, open, cli.verbose, sessions.as_deref()),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
         Command::Drift(args) => cmd_drift::run(&args, &open()?),
-        Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?),
+        Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),
     }
 }

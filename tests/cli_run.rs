@@ -6,29 +6,9 @@ mod common;
 
 use agentops_testkit::sse::{self, Quirks};
 use agentops_testkit::{FakeModelServer, Reply};
-use common::{Sandbox, stderr, stdout};
+use common::{Sandbox, platform, run_with, scale_prod, stderr, stdout, text};
 use serde_json::Value;
 use std::process::Output;
-
-fn run_with(sb: &Sandbox, server: &FakeModelServer, args: &[&str]) -> Output {
-    let out = assert_cmd::Command::cargo_bin("agentops")
-        .unwrap()
-        .current_dir(sb.repo())
-        .env("HOME", sb.home())
-        .env("AGENTOPS_BASE_URL", server.base_url())
-        .env("AGENTOPS_MODEL", "fake-model")
-        .env_remove("AGENTOPS_PROVIDER")
-        .env_remove("AGENTOPS_API_KEY")
-        .args(args)
-        .output()
-        .unwrap();
-    assert_ne!(out.status.code(), Some(101), "panic: {}", stderr(&out));
-    out
-}
-
-fn text(s: &str) -> Reply {
-    Reply::sse(sse::openai_text(s, 10, 5, Quirks::default()))
-}
 
 fn lines(out: &Output) -> Vec<Value> {
     stdout(out)
@@ -469,33 +449,6 @@ fn denied_command_snippets_do_not_run() {
 }
 
 /// examples/platform in a sandbox, with file edits allowed (gates and approvals still apply).
-fn platform() -> Sandbox {
-    let sb = Sandbox::new();
-    common::copy_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/platform"),
-        &sb.repo(),
-    );
-    sb.write(
-        ".claude/settings.local.json",
-        r#"{"permissions": {"allow": ["Edit", "Write", "Read"]}}"#,
-    );
-    sb
-}
-
-fn scale_prod() -> Reply {
-    let args = serde_json::json!({
-        "file_path": "apps/web/overlays/prod/replicas.yaml",
-        "old_string": "replicas: 4\n",
-        "new_string": "replicas: 6\n",
-    });
-    Reply::sse(sse::openai_tool_calls(
-        &[("c1", "Edit", &args.to_string())],
-        10,
-        5,
-        Quirks::default(),
-    ))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_risk_change_without_approval_exits_3_with_the_pending_change() {
     let sb = platform();
@@ -534,7 +487,7 @@ async fn a_high_risk_change_without_approval_exits_3_with_the_pending_change() {
     let listed = common::json(&out);
     assert_eq!(listed[0]["id"], session.as_str());
     assert_eq!(listed[0]["outcome"], "approval_required");
-    assert_eq!(listed[0]["pending_approvals"], 1);
+    assert_eq!(listed[0]["pending_approvals"][0], pending["id"]);
     let out = sb.run(&["sessions", "show", &session[..12]]);
     let shown = stdout(&out);
     assert!(shown.contains("approval needed: apr-"), "{shown}");

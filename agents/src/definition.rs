@@ -6,7 +6,7 @@ use crate::fields::{self, Field, Fields};
 use crate::frontmatter;
 use crate::hooks::{Hooks, parse_hooks};
 use crate::tools::{ToolList, parse_tool_list};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -56,7 +56,7 @@ impl Origin {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PermissionMode {
     Default,

@@ -220,6 +220,9 @@ pub struct Limits {
     pub max_depth: u32,
     /// Bytes of one tool result kept for the model (head and tail).
     pub max_tool_output_bytes: usize,
+    /// Summarise older turns when the conversation is estimated above this many tokens
+    /// (4 bytes a token); `None`: never on its own (`/compact` and `--compact` still do).
+    pub compact_at_tokens: Option<u64>,
 }
 
 impl Default for Limits {
@@ -230,6 +233,7 @@ impl Default for Limits {
             max_session_tokens: None,
             max_depth: 2,
             max_tool_output_bytes: 32 * 1024,
+            compact_at_tokens: Some(100_000),
         }
     }
 }

@@ -1,10 +1,12 @@
-//! The typed events of a run, on one channel. Front ends (text, stream-json, REPL) render them;
-//! the session writer will append them. The core never prints.
+//! The typed events of a run, on one channel. The session recorder appends each one to the
+//! session log before the front end (text, stream-json, REPL) renders it. The core never prints.
 
 use crate::config::ToolMode;
-use crate::model::Usage;
+use crate::model::{Message, Usage};
+use crate::session::SessionRecorder;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,6 +95,34 @@ pub enum Event {
         agent: String,
         message: String,
     },
+    /// A message of the main agent's conversation, as the model sees it (what resume replays).
+    Message {
+        agent: String,
+        message: Message,
+    },
+    /// A session goes on: a later run of the same session starts here.
+    Resumed {
+        agent: String,
+        /// Pending approvals made again at the start of this run.
+        pending: Vec<String>,
+        /// Tool calls an earlier process never finished (they got an "interrupted" result).
+        interrupted_calls: Vec<String>,
+    },
+    /// Older turns were replaced by a summary; `messages` is the conversation from here on.
+    Compacted {
+        agent: String,
+        summarized: usize,
+        messages: Vec<Message>,
+    },
+    /// A hook ran (Claude Code's hook contract); `blocked` when it stopped what it guards.
+    Hook {
+        agent: String,
+        hook_event: String,
+        command: String,
+        exit_code: Option<i32>,
+        blocked: bool,
+        message: String,
+    },
     /// An agent run ended with its final answer.
     AgentFinished {
         agent: String,
@@ -103,25 +133,86 @@ pub enum Event {
 }
 
 /// The sending side of the event channel; sending never blocks and never fails the run.
-#[derive(Debug, Clone)]
+/// With a recorder, every event is written to the session log first (the single writer).
+#[derive(Clone, Default)]
 pub struct EventSink {
     tx: Option<mpsc::UnboundedSender<Event>>,
+    recorder: Option<Arc<Mutex<Option<SessionRecorder>>>>,
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSink")
+            .field("channel", &self.tx.is_some())
+            .field("recording", &self.recorder.is_some())
+            .finish()
+    }
 }
 
 impl EventSink {
     pub fn channel() -> (Self, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx: Some(tx) }, rx)
+        (
+            Self {
+                tx: Some(tx),
+                recorder: None,
+            },
+            rx,
+        )
     }
 
     /// A sink that drops everything (benchmarks, tests that do not look).
     pub fn discard() -> Self {
-        Self { tx: None }
+        Self::default()
+    }
+
+    /// Writes every event to `recorder` before sending it on. The returned handle gives the
+    /// recorder back (to append the run's result) once the run is over.
+    pub fn recording(mut self, recorder: SessionRecorder) -> (Self, RecorderHandle) {
+        let slot = Arc::new(Mutex::new(Some(recorder)));
+        self.recorder = Some(slot.clone());
+        (self, RecorderHandle(slot))
     }
 
     pub fn emit(&self, event: Event) {
+        if let Some(slot) = &self.recorder
+            && let Ok(mut guard) = slot.lock()
+            && let Some(recorder) = guard.as_mut()
+            && let Err(e) = recorder.record(&event)
+        {
+            // The run goes on without a log rather than stopping; the user is told once.
+            *guard = None;
+            if let Some(tx) = &self.tx {
+                let _ = tx.send(Event::Warning {
+                    agent: String::new(),
+                    message: format!("the session log stopped: {e}"),
+                });
+            }
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.send(event);
         }
+    }
+}
+
+/// Access to a sink's recorder after (or beside) the run.
+#[derive(Clone)]
+pub struct RecorderHandle(Arc<Mutex<Option<SessionRecorder>>>);
+
+impl RecorderHandle {
+    /// Appends the final result object; `Err` says why the log could not take it.
+    pub fn finish(&self, result: &Value) -> Result<(), String> {
+        let mut guard = self
+            .0
+            .lock()
+            .map_err(|_| "the session log is poisoned".to_string())?;
+        match guard.as_mut() {
+            Some(r) => r.finish(result).map_err(|e| e.to_string()),
+            None => Err("the session log had stopped earlier".to_string()),
+        }
+    }
+
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.0.lock().ok()?.as_ref().map(|r| r.path.clone())
     }
 }

@@ -1,14 +1,18 @@
 //! Sessions on disk: every `agentops run` is recorded as a versioned JSONL event log under
-//! `.agentops/sessions/` (git-ignored), flushed after every event and synced on turn
-//! boundaries, gate verdicts and approvals, so a killed process loses nothing it showed.
-//! Listing and showing sessions read the logs back (a torn last line is dropped with a
-//! warning). Resume, fork, compaction and bundles build on these logs (DESIGN.md §2.5).
+//! `.agentops/sessions/` (git-ignored). The [`SessionRecorder`] is the one writer: the event
+//! sink appends every event through it *before* the front end sees it, flushed at once and
+//! fsynced before tool calls, gates, approvals and at turn ends, so a killed process loses
+//! nothing it showed and nothing it was about to change. Listing, lookup, replay, fork and
+//! bundles live in `agentops-sessions`.
 
 use crate::events::Event;
+use crate::model::Message;
 use agentops_sessions::log::{Header, LogError, SessionLog, SessionWriter, read};
-use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub use agentops_sessions::index::{FindError, SessionSummary};
+pub use agentops_sessions::{SessionLog as Log, bundle, index, read as read_log};
 
 /// `.agentops/` of a repository, created with a `.gitignore` that keeps it out of commits.
 pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
@@ -25,37 +29,74 @@ pub fn sessions_dir(root: &Path) -> PathBuf {
     root.join(".agentops").join("sessions")
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Writes one session's events as they happen.
 pub struct SessionRecorder {
     writer: SessionWriter,
     pub path: PathBuf,
+    pub id: String,
 }
 
 impl SessionRecorder {
+    /// A new session log (`<dir>/<id>.jsonl`; `dir` defaults to `.agentops/sessions/`).
     pub fn create(
         root: &Path,
+        dir: Option<&Path>,
         id: &str,
         fields: serde_json::Map<String, Value>,
     ) -> Result<Self, LogError> {
-        let dir = state_dir(root)
-            .map(|d| d.join("sessions"))
-            .map_err(|source| LogError::Io {
-                path: root.join(".agentops"),
-                source,
-            })?;
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => state_dir(root)
+                .map(|d| d.join("sessions"))
+                .map_err(|source| LogError::Io {
+                    path: root.join(".agentops"),
+                    source,
+                })?,
+        };
         let path = dir.join(format!("{id}.jsonl"));
         let writer = SessionWriter::create(&path, &Header::new(id, fields))?;
-        Ok(Self { writer, path })
+        Ok(Self {
+            writer,
+            path,
+            id: id.to_string(),
+        })
     }
 
-    /// Appends an event; durable at once when it ends a turn or records a gate or approval.
+    /// Goes on with an existing log (a torn last line is cut off first).
+    pub fn resume(path: &Path) -> Result<(Self, SessionLog), LogError> {
+        let (writer, log) = SessionWriter::resume(path)?;
+        Ok((
+            Self {
+                writer,
+                path: path.to_path_buf(),
+                id: log.header.session_id.clone(),
+            },
+            log,
+        ))
+    }
+
+    /// Appends an event with its time. Every event is handed to the OS at once (a killed
+    /// process loses nothing); those before a change or at a turn's end are also fsynced.
     pub fn record(&mut self, event: &Event) -> Result<(), LogError> {
-        self.writer.append(event)?;
+        let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut value {
+            map.insert("ts".to_string(), Value::from(now_ms()));
+        }
+        self.writer.append(&value)?;
         match event {
-            Event::ModelResponse { .. }
+            Event::ToolCall { .. }
+            | Event::ModelResponse { .. }
             | Event::Gate { .. }
             | Event::ApprovalRequested { .. }
             | Event::ApprovalDecided { .. }
+            | Event::Compacted { .. }
+            | Event::Resumed { .. }
             | Event::AgentFinished { .. } => self.writer.sync(),
             _ => self.writer.flush(),
         }
@@ -63,113 +104,76 @@ impl SessionRecorder {
 
     /// Appends the run's final result object and syncs.
     pub fn finish(&mut self, result: &Value) -> Result<(), LogError> {
-        self.writer.append(result)?;
+        let mut value = result.clone();
+        if let Value::Object(map) = &mut value {
+            map.insert("ts".to_string(), Value::from(now_ms()));
+        }
+        self.writer.append(&value)?;
         self.writer.sync()
     }
 }
 
-/// One line of `agentops sessions list`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionSummary {
-    pub id: String,
-    pub path: String,
-    pub started: Option<u64>,
-    pub agent: Option<String>,
-    pub prompt: Option<String>,
-    /// From the final `result` event; `None` when the run did not finish (killed).
-    pub outcome: Option<String>,
-    pub events: usize,
-    pub pending_approvals: usize,
-    pub warnings: Vec<String>,
-}
-
-fn summarize(path: &Path, log: &SessionLog) -> SessionSummary {
-    let result = log.events.iter().rev().find(|e| e["type"] == "result");
-    let field = |k: &str| {
-        log.header
-            .fields
-            .get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    SessionSummary {
-        id: log.header.session_id.clone(),
-        path: path.display().to_string(),
-        started: log.header.fields.get("started").and_then(Value::as_u64),
-        agent: field("agent"),
-        prompt: field("prompt"),
-        outcome: result.and_then(|r| r["outcome"].as_str().map(str::to_string)),
-        events: log.events.len(),
-        pending_approvals: result
-            .and_then(|r| r["pending_approvals"].as_array().map(Vec::len))
-            .unwrap_or(0),
-        warnings: log.warnings.clone(),
-    }
-}
-
-/// Every session of the repository, newest first; unreadable logs are listed with their error.
-pub fn list(root: &Path) -> Vec<SessionSummary> {
-    let Ok(entries) = std::fs::read_dir(sessions_dir(root)) else {
-        return Vec::new();
-    };
-    let mut out: Vec<SessionSummary> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .map(|p| match read(&p) {
-            Ok(log) => summarize(&p, &log),
-            Err(e) => SessionSummary {
-                id: p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                path: p.display().to_string(),
-                started: None,
-                agent: None,
-                prompt: None,
-                outcome: None,
-                events: 0,
-                pending_approvals: 0,
-                warnings: vec![e.to_string()],
-            },
-        })
-        .collect();
-    out.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
-    out
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum FindError {
-    #[error("no session `{0}` in this repository; `agentops sessions list` shows them")]
-    NotFound(String),
-    #[error("`{prefix}` matches {} sessions ({}); give more of the id", matches.len(), matches.join(", "))]
-    Ambiguous {
-        prefix: String,
-        matches: Vec<String>,
-    },
-    #[error(transparent)]
-    Log(#[from] LogError),
+/// Every session in `dir`, newest first (from the index when logs are unchanged).
+pub fn list(dir: &Path) -> Vec<SessionSummary> {
+    index::list(dir)
 }
 
 /// A session by id or unique id prefix.
-pub fn open(root: &Path, id: &str) -> Result<(PathBuf, SessionLog), FindError> {
-    let matches: Vec<SessionSummary> = list(root)
-        .into_iter()
-        .filter(|s| s.id.starts_with(id))
-        .collect();
-    let exact = matches.iter().find(|s| s.id == id);
-    let chosen = match (exact, matches.len()) {
-        (Some(s), _) => s,
-        (None, 1) => &matches[0],
-        (None, 0) => return Err(FindError::NotFound(id.to_string())),
-        (None, _) => {
-            return Err(FindError::Ambiguous {
-                prefix: id.to_string(),
-                matches: matches.iter().map(|s| s.id.clone()).collect(),
-            });
-        }
-    };
-    let path = PathBuf::from(&chosen.path);
+pub fn open(dir: &Path, id: &str) -> Result<(PathBuf, SessionLog), FindError> {
+    let path = index::find(dir, id)?;
     let log = read(&path)?;
     Ok((path, log))
+}
+
+/// A pending high-risk change as the log keeps it: enough to make the same call again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCall {
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub input: Value,
+}
+
+/// Where a session stands, typed: the conversation to go on with and what waits for approval.
+#[derive(Debug, Clone)]
+pub struct Resumption {
+    pub messages: Vec<Message>,
+    pub pending: Vec<PendingCall>,
+    pub interrupted_calls: Vec<String>,
+    /// Messages the log had that could not be read back (skipped, with a warning each).
+    pub warnings: Vec<String>,
+    pub last_active_ms: Option<u64>,
+}
+
+/// Replays a session log into messages and pending calls.
+pub fn resumption(log: &SessionLog) -> Resumption {
+    let r = agentops_sessions::replay(&log.events);
+    let mut warnings = log.warnings.clone();
+    let mut messages = Vec::with_capacity(r.messages.len());
+    for (i, m) in r.messages.into_iter().enumerate() {
+        match serde_json::from_value::<Message>(m) {
+            Ok(Message::System { .. }) => {}
+            Ok(m) => messages.push(m),
+            Err(e) => warnings.push(format!("message {} of the log skipped: {e}", i + 1)),
+        }
+    }
+    let pending = r
+        .pending
+        .iter()
+        .filter_map(|p| {
+            Some(PendingCall {
+                id: p["id"].as_str()?.to_string(),
+                agent: p["agent"].as_str().unwrap_or_default().to_string(),
+                tool: p["tool"].as_str()?.to_string(),
+                input: p["input"].clone(),
+            })
+        })
+        .collect();
+    Resumption {
+        messages,
+        pending,
+        interrupted_calls: r.interrupted_calls,
+        warnings,
+        last_active_ms: r.last_ts,
+    }
 }

@@ -108,6 +108,24 @@ impl SessionWriter {
         })
     }
 
+    /// Reopens a log to go on with it (resume): a torn last line is cut off first, so what is
+    /// appended starts on a line of its own. Returns the log as it was read.
+    pub fn resume(path: &Path) -> Result<(Self, SessionLog), LogError> {
+        let log = read(path)?;
+        let io = |source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new().write(true).open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len != log.valid_len {
+            file.set_len(log.valid_len).map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
+        drop(file);
+        Ok((Self::append_to(path)?, log))
+    }
+
     /// Appends one event as a line (buffered until [`Self::flush`] or [`Self::sync`]).
     pub fn append<T: Serialize>(&mut self, event: &T) -> Result<(), LogError> {
         let value = serde_json::to_value(event).map_err(|e| LogError::Corrupt {
@@ -157,6 +175,8 @@ pub struct SessionLog {
     pub events: Vec<Value>,
     /// What was repaired while reading (a torn last line).
     pub warnings: Vec<String>,
+    /// Bytes of the file up to the end of the last complete line that was kept.
+    pub valid_len: u64,
 }
 
 /// Reads a session log. A last line without its newline that does not parse is what a killed
@@ -172,6 +192,7 @@ pub fn read(path: &Path) -> Result<SessionLog, LogError> {
     let mut warnings = Vec::new();
     let mut buf = Vec::new();
     let mut line_no = 0;
+    let mut valid_len: u64 = 0;
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
@@ -183,6 +204,9 @@ pub fn read(path: &Path) -> Result<SessionLog, LogError> {
         let text = String::from_utf8_lossy(&buf);
         let text = text.trim_end();
         if text.is_empty() {
+            if complete {
+                valid_len += n as u64;
+            }
             continue;
         }
         let parsed: Result<Value, _> = serde_json::from_str(text);
@@ -219,6 +243,9 @@ pub fn read(path: &Path) -> Result<SessionLog, LogError> {
         } else {
             events.push(value);
         }
+        if complete {
+            valid_len += n as u64;
+        }
     }
     let header = header.ok_or_else(|| LogError::Empty {
         path: path.to_path_buf(),
@@ -227,6 +254,7 @@ pub fn read(path: &Path) -> Result<SessionLog, LogError> {
         header,
         events,
         warnings,
+        valid_len,
     })
 }
 
@@ -276,6 +304,16 @@ mod tests {
         assert_eq!(log.events.len(), 1);
         assert_eq!(log.warnings.len(), 1);
         assert!(log.warnings[0].contains(":3: dropped a torn last line"));
+
+        // Resuming cuts the torn bytes off, so the next event is a line of its own.
+        let (mut w, before) = SessionWriter::resume(&path).unwrap();
+        assert_eq!(before.events.len(), 1);
+        w.append(&json!({"type": "user", "text": "after"})).unwrap();
+        w.sync().unwrap();
+        let log = read(&path).unwrap();
+        assert!(log.warnings.is_empty(), "{:?}", log.warnings);
+        assert_eq!(log.events.len(), 2);
+        assert_eq!(log.events[1]["text"], "after");
     }
 
     #[test]

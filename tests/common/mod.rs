@@ -103,3 +103,69 @@ pub fn json(out: &Output) -> serde_json::Value {
 /// Copies a folder tree (for tests that edit a copy of the example or the corpus).
 #[allow(unused_imports)]
 pub use agentops_testkit::copy_dir;
+
+/// `agentops ARGS` in the sandbox against a **fake** model server.
+pub fn model_cmd(
+    sb: &Sandbox,
+    server: &agentops_testkit::FakeModelServer,
+    args: &[&str],
+) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("agentops"));
+    c.current_dir(sb.repo())
+        .env("HOME", sb.home())
+        .env("AGENTOPS_BASE_URL", server.base_url())
+        .env("AGENTOPS_MODEL", "fake-model")
+        .env("NO_COLOR", "1")
+        .env_remove("AGENTOPS_PROVIDER")
+        .env_remove("AGENTOPS_API_KEY")
+        .env_remove("AGENTOPS_LOG")
+        .env_remove("AGENTOPS_SESSIONS_DIR")
+        .args(args);
+    c
+}
+
+/// Runs [`model_cmd`] to the end with no stdin; a panic (exit 101) fails the test.
+pub fn run_with(sb: &Sandbox, server: &agentops_testkit::FakeModelServer, args: &[&str]) -> Output {
+    let out = model_cmd(sb, server, args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(101), "panic: {}", stderr(&out));
+    out
+}
+
+/// A streamed text answer from the fake model.
+pub fn text(s: &str) -> agentops_testkit::Reply {
+    use agentops_testkit::sse;
+    agentops_testkit::Reply::sse(sse::openai_text(s, 10, 5, sse::Quirks::default()))
+}
+
+/// Tool calls `(id, name, arguments)` from the fake model.
+pub fn calls(list: &[(&str, &str, &str)]) -> agentops_testkit::Reply {
+    use agentops_testkit::sse;
+    agentops_testkit::Reply::sse(sse::openai_tool_calls(list, 10, 5, sse::Quirks::default()))
+}
+
+/// A copy of examples/platform where Read, Edit, Write and `sleep` need nobody's approval.
+pub fn platform() -> Sandbox {
+    let sb = Sandbox::new();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/platform"),
+        &sb.repo(),
+    );
+    sb.write(
+        ".claude/settings.local.json",
+        r#"{"permissions": {"allow": ["Edit", "Write", "Read", "Bash(sleep:*)"]}}"#,
+    );
+    sb
+}
+
+/// The model edits web's prod replicas 4 → 6: a production change that needs approval.
+pub fn scale_prod() -> agentops_testkit::Reply {
+    let args = serde_json::json!({
+        "file_path": "apps/web/overlays/prod/replicas.yaml",
+        "old_string": "replicas: 4\n",
+        "new_string": "replicas: 6\n",
+    });
+    calls(&[("c1", "Edit", &args.to_string())])
+}

@@ -246,11 +246,42 @@ impl Engine {
         prompt: &str,
         model: Option<&str>,
     ) -> Result<AgentRun, RunError> {
-        let model = match model {
+        let model = self.model_for(agent, model);
+        self.run_at(agent, Start::fresh(prompt.to_string()), model, 0)
+            .await
+    }
+
+    /// Goes on with a session: `history` is its conversation (from the log), `pending` the
+    /// high-risk calls that waited for approval. Each pending call is made again — through
+    /// the permission rules, the gates (against the files as they are now) and the approver —
+    /// and the model is told what came of it before `prompt`.
+    pub async fn resume(
+        &self,
+        agent: &AgentDefinition,
+        history: Vec<Message>,
+        pending: Vec<crate::session::PendingCall>,
+        prompt: &str,
+        model: Option<&str>,
+    ) -> Result<AgentRun, RunError> {
+        let model = self.model_for(agent, model);
+        let prompt = if prompt.trim().is_empty() {
+            "Continue where you left off.".to_string()
+        } else {
+            prompt.to_string()
+        };
+        let start = Start {
+            history,
+            pending,
+            prompt,
+        };
+        self.run_at(agent, start, model, 0).await
+    }
+
+    fn model_for(&self, agent: &AgentDefinition, model: Option<&str>) -> String {
+        match model {
             Some(m) => self.resolve_model(m, &self.default_model),
             None => self.agent_model(agent, &self.default_model),
-        };
-        self.run_at(agent, prompt.to_string(), model, 0).await
+        }
     }
 
     /// The model id for a name: aliases first, `inherit` is `parent`.
@@ -400,7 +431,7 @@ impl Engine {
     fn run_at(
         &self,
         agent: &AgentDefinition,
-        prompt: String,
+        start: Start,
         model: String,
         depth: u32,
     ) -> BoxFuture<'_, Result<AgentRun, RunError>> {
@@ -415,12 +446,16 @@ impl Engine {
                 depth,
                 tools: offer.names(),
             });
-            let mut messages = vec![
-                Message::System {
-                    content: self.system_prompt(&agent, &offer),
-                },
-                Message::User { content: prompt },
-            ];
+            let mut messages = vec![Message::System {
+                content: self.system_prompt(&agent, &offer),
+            }];
+            messages.extend(start.history);
+            let mut prompt = start.prompt;
+            if !start.pending.is_empty() {
+                let report = self.redo_pending(&agent, &model, &start.pending, depth).await;
+                prompt = format!("{report}\n{prompt}");
+            }
+            self.push(&agent, depth, &mut messages, Message::User { content: prompt });
             let max_turns = agent
                 .max_turns
                 .map_or(self.limits.max_turns, |t| t.min(self.limits.max_turns))
@@ -431,6 +466,9 @@ impl Engine {
                 if let Some(stop) = self.global_stop() {
                     return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
                 }
+                if depth == 0 && self.limits.compact_at_tokens.is_some_and(|limit| estimate_tokens(&messages) > limit) {
+                    messages = self.compact(&agent, &model, messages).await?;
+                }
                 let reply = self
                     .model_turn(&agent, &model, &messages, &offer, turn)
                     .await?;
@@ -439,10 +477,15 @@ impl Engine {
                     last_text = text.clone();
                 }
                 if calls.is_empty() {
-                    messages.push(Message::Assistant {
-                        content: text.clone(),
-                        tool_calls: Vec::new(),
-                    });
+                    self.push(
+                        &agent,
+                        depth,
+                        &mut messages,
+                        Message::Assistant {
+                            content: text.clone(),
+                            tool_calls: Vec::new(),
+                        },
+                    );
                     let stop = self.global_stop().unwrap_or(Stop::Final);
                     return Ok(self.finish(&agent, depth, turn, text, stop));
                 }
@@ -452,6 +495,7 @@ impl Engine {
                     .iter()
                     .map(|(c, _)| (canonical(&c.name).to_string(), normalized_args(&c.arguments)))
                     .collect();
+                self.record_calls(&agent, depth, &mut messages, text, &calls);
                 let outputs = if signature == previous_calls {
                     calls
                         .iter()
@@ -474,7 +518,7 @@ impl Engine {
                     .await
                 };
                 previous_calls = signature;
-                self.record(&mut messages, text, &calls, outputs);
+                self.record_outputs(&agent, depth, &mut messages, &calls, outputs);
             }
             Ok(self.finish(
                 &agent,
@@ -816,7 +860,10 @@ impl Engine {
             ));
         };
         let sub_model = self.agent_model(sub, model);
-        match self.run_at(sub, prompt, sub_model, depth + 1).await {
+        match self
+            .run_at(sub, Start::fresh(prompt), sub_model, depth + 1)
+            .await
+        {
             Ok(run) => match run.stop {
                 Stop::Final => ToolOutput::ok(run.text),
                 Stop::TurnLimit { limit } => ToolOutput::error(format!(
@@ -861,48 +908,254 @@ impl Engine {
             .map(|(_, a)| a)
     }
 
-    /// Appends the assistant's tool calls and their results to the conversation.
-    fn record(
+    /// Adds a message to the conversation; the main agent's are events too (the session log
+    /// replays them on resume).
+    fn push(&self, agent: &AgentDefinition, depth: u32, messages: &mut Vec<Message>, m: Message) {
+        if depth == 0 {
+            let logged = match &m {
+                // What a person typed may hold a token: the log gets it redacted.
+                Message::User { content } => Message::User {
+                    content: agentops_tools::redact::redact_text(content),
+                },
+                other => other.clone(),
+            };
+            self.events.emit(Event::Message {
+                agent: agent.name.clone(),
+                message: logged,
+            });
+        }
+        messages.push(m);
+    }
+
+    /// Appends the assistant's tool calls to the conversation before they run (so a killed
+    /// process leaves them in the log). Calls read from the text go back in the API's own
+    /// tool format too: chat templates render tool results properly for the model that wrote
+    /// them. Schema-mode steps go back as the JSON the model wrote.
+    fn record_calls(
         &self,
+        agent: &AgentDefinition,
+        depth: u32,
         messages: &mut Vec<Message>,
         text: String,
         calls: &[(ToolCall, &'static str)],
-        outputs: Vec<(ToolOutput, bool)>,
     ) {
-        // Calls read from the text go back in the API's own tool format too: chat templates
-        // render tool results properly for the model that wrote them.
         let native = calls.iter().all(|(_, via)| *via != "schema");
         if native {
-            messages.push(Message::Assistant {
+            let m = Message::Assistant {
                 content: text,
                 tool_calls: calls.iter().map(|(c, _)| c.clone()).collect(),
-            });
-            for ((call, _), (out, _)) in calls.iter().zip(outputs) {
-                messages.push(Message::Tool {
+            };
+            self.push(agent, depth, messages, m);
+            return;
+        }
+        for (call, _) in calls {
+            let said = json!({"tool": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string();
+            let m = Message::Assistant {
+                content: said,
+                tool_calls: Vec::new(),
+            };
+            self.push(agent, depth, messages, m);
+        }
+    }
+
+    /// Appends the calls' results: tool messages, or plain-text results for schema mode
+    /// (which needs nothing from the chat template).
+    fn record_outputs(
+        &self,
+        agent: &AgentDefinition,
+        depth: u32,
+        messages: &mut Vec<Message>,
+        calls: &[(ToolCall, &'static str)],
+        outputs: Vec<(ToolOutput, bool)>,
+    ) {
+        let native = calls.iter().all(|(_, via)| *via != "schema");
+        for ((call, _), (out, _)) in calls.iter().zip(outputs) {
+            let m = if native {
+                Message::Tool {
                     call_id: call.id.clone(),
                     name: call.name.clone(),
                     content: out.content,
                     is_error: out.is_error,
-                });
-            }
-            return;
-        }
-        // Schema-mode steps go back as the JSON the model wrote and a plain-text result, which
-        // needs nothing from the chat template.
-        for ((call, _), (out, _)) in calls.iter().zip(outputs) {
-            let said = json!({"tool": call.name, "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null)}).to_string();
-            messages.push(Message::Assistant {
-                content: said,
-                tool_calls: Vec::new(),
-            });
-            let label = if out.is_error {
-                "Error from"
+                }
             } else {
-                "Result of"
+                let label = if out.is_error {
+                    "Error from"
+                } else {
+                    "Result of"
+                };
+                Message::User {
+                    content: format!("{label} {}:\n{}", call.name, out.content),
+                }
             };
-            messages.push(Message::User {
-                content: format!("{label} {}:\n{}", call.name, out.content),
-            });
+            self.push(agent, depth, messages, m);
+        }
+    }
+
+    /// Makes each pending call again (resume); returns what the model is told about them.
+    async fn redo_pending(
+        &self,
+        main: &AgentDefinition,
+        model: &str,
+        pending: &[crate::session::PendingCall],
+        depth: u32,
+    ) -> String {
+        let mut report = String::from(
+            "[agentops] High-risk changes that were waiting for approval have been made again through the gates and the approver:\n",
+        );
+        for p in pending {
+            // The call is made as the agent that made it (its rules, its field manager).
+            let (agent, at) = match self.agents.iter().find(|a| a.name == p.agent) {
+                Some(a) if a.name != main.name => (a.clone(), depth + 1),
+                _ => (main.clone(), depth),
+            };
+            let offer = self.offer(&agent, at);
+            let call = ToolCall {
+                id: format!("resume_{}", p.id),
+                name: p.tool.clone(),
+                arguments: p.input.to_string(),
+            };
+            let (out, _) = self
+                .execute(&agent, model, &(call, "resume"), &offer, at)
+                .await;
+            let (content, _) = cap(&out.content, 4000);
+            report.push_str(&format!(
+                "- {} ({} {}): {}\n{}\n",
+                p.id,
+                p.tool,
+                p.input,
+                if out.is_error { "NOT done" } else { "done" },
+                content
+            ));
+        }
+        report
+    }
+
+    /// Replaces older turns with a summary written by the model. The agent's instructions
+    /// (the system prompt) and the latest tool calls with their results stay verbatim.
+    pub async fn compact(
+        &self,
+        agent: &AgentDefinition,
+        model: &str,
+        messages: Vec<Message>,
+    ) -> Result<Vec<Message>, RunError> {
+        let (system, rest): (Vec<Message>, Vec<Message>) = messages
+            .into_iter()
+            .partition(|m| matches!(m, Message::System { .. }));
+        let keep_from = compaction_tail(&rest);
+        if keep_from == 0 {
+            let mut all = system;
+            all.extend(rest);
+            return Ok(all);
+        }
+        let (older, tail) = rest.split_at(keep_from);
+        let mut transcript = String::new();
+        for m in older {
+            let (who, text) = match m {
+                Message::System { content } => ("system", content.clone()),
+                Message::User { content } => ("user", content.clone()),
+                Message::Assistant {
+                    content,
+                    tool_calls,
+                } => {
+                    let calls: Vec<String> = tool_calls
+                        .iter()
+                        .map(|c| format!("{}({})", c.name, c.arguments))
+                        .collect();
+                    ("assistant", format!("{content} {}", calls.join(" ")))
+                }
+                Message::Tool { name, content, .. } => ("tool", format!("{name}: {content}")),
+            };
+            let (text, _) = cap(&text, 2000);
+            transcript.push_str(&format!("[{who}] {}\n", text.trim()));
+        }
+        let request = ChatRequest {
+            model: model.to_string(),
+            messages: vec![
+                Message::System {
+                    content: COMPACT_INSTRUCTIONS.to_string(),
+                },
+                Message::User {
+                    content: transcript,
+                },
+            ],
+            tools: Vec::new(),
+            response_schema: None,
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+        };
+        let reply = self
+            .retry
+            .run(|_| self.provider.complete(&request, &|_| {}), |_, _, _| {})
+            .await?;
+        let cost = self.prices.cost(model, reply.usage);
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.usage.add(reply.usage);
+            totals.cost_usd += cost.unwrap_or(0.0);
+        }
+        let mut kept = vec![Message::User {
+            content: format!(
+                "[Summary of the earlier part of this session]\n{}",
+                reply.text.trim()
+            ),
+        }];
+        kept.extend_from_slice(tail);
+        self.events.emit(Event::Compacted {
+            agent: agent.name.clone(),
+            summarized: older.len(),
+            messages: kept.clone(),
+        });
+        let mut all = system;
+        all.extend(kept);
+        Ok(all)
+    }
+}
+
+const COMPACT_INSTRUCTIONS: &str = "You compress a working session between a platform engineer and an agent so the agent can go on from the summary alone. Write a concise summary: the goal, what was done (files changed, commands run, their results), decisions and approvals, errors and how they were resolved, and what is still open. Keep exact file paths, resource names, values and ids. No preamble.";
+
+/// Where the verbatim tail of a compacted conversation starts: at the last assistant turn that
+/// called tools (its results follow it), else the last two messages. 0: nothing to compact.
+fn compaction_tail(rest: &[Message]) -> usize {
+    let last_calls = rest.iter().rposition(
+        |m| matches!(m, Message::Assistant { tool_calls, .. } if !tool_calls.is_empty()),
+    );
+    let from = last_calls.unwrap_or(rest.len().saturating_sub(2));
+    // The tail must not begin with a tool result cut off from its call.
+    let mut from = from;
+    while from > 0 && matches!(rest[from], Message::Tool { .. }) {
+        from -= 1;
+    }
+    from
+}
+
+/// A rough token count (4 bytes a token) to decide when to compact.
+fn estimate_tokens(messages: &[Message]) -> u64 {
+    let bytes: usize = messages
+        .iter()
+        .map(|m| match m {
+            Message::System { content } | Message::User { content } => content.len(),
+            Message::Assistant {
+                content,
+                tool_calls,
+            } => content.len() + tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>(),
+            Message::Tool { content, .. } => content.len(),
+        })
+        .sum();
+    (bytes / 4) as u64
+}
+
+/// How a run of an agent begins.
+struct Start {
+    history: Vec<Message>,
+    pending: Vec<crate::session::PendingCall>,
+    prompt: String,
+}
+
+impl Start {
+    fn fresh(prompt: String) -> Self {
+        Self {
+            history: Vec::new(),
+            pending: Vec::new(),
+            prompt,
         }
     }
 }

@@ -71,6 +71,8 @@ struct Plan {
     model: Option<String>,
     /// The command's `allowed-tools`: allow rules while it runs.
     allowed: Vec<ToolSpec>,
+    /// The command's frontmatter `hooks`, active while it runs.
+    hooks: Option<agentops_agents::hooks::Hooks>,
 }
 
 /// The session a run goes on with (`--continue`, `--resume`).
@@ -113,6 +115,7 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
             ))
         })
     };
+    let mut hooks = None;
     let (agent_name, prompt, model, allowed) = match route(&input) {
         Route::Command { name, args: raw } => {
             let commands = ws.commands();
@@ -131,6 +134,7 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
                 .or_else(|| cmd.routed_agent().map(str::to_string))
                 .or_else(|| default_agent.clone())
                 .unwrap_or_else(|| MAIN_AGENT.to_string());
+            hooks = cmd.hooks.clone();
             (
                 agent,
                 expansion.prompt,
@@ -160,6 +164,7 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
         prompt,
         model: args.model.clone().or(model).or(resumed_model),
         allowed,
+        hooks,
     })
 }
 
@@ -240,6 +245,17 @@ fn engine(
         "--disallowed-tools",
     );
     engine.permissions = permissions;
+    let (mut hooks, warnings) =
+        agentops_runtime::hooks::HookSet::load(&ws.root, ws.home.as_deref());
+    for w in warnings {
+        eprintln!("agentops: warning: {w}");
+    }
+    if let Some(command_hooks) = &plan.hooks {
+        for w in hooks.add(command_hooks, "the command's frontmatter") {
+            eprintln!("agentops: warning: {w}");
+        }
+    }
+    engine.hooks = hooks;
     // Rendered results are keyed by their inputs' content: shared with `validate`.
     let render_cache = ws.home.as_ref().map_or_else(
         || ws.root.join(".agentops").join("cache").join("render"),
@@ -363,7 +379,8 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         }
         None => (sink, None),
     };
-    let engine = engine(ws, provider, args, &plan, sink.clone(), &session_id)?;
+    let mut engine = engine(ws, provider, args, &plan, sink.clone(), &session_id)?;
+    engine.transcript = log.as_ref().and_then(|l| l.path());
     let format = args.output_format;
     let prompting = asks_a_person(args);
     let printer = tokio::spawn(async move {
@@ -386,10 +403,22 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         }
     });
     let work = async {
+        let source = if resumption.is_some() {
+            "resume"
+        } else {
+            "startup"
+        };
+        let said = engine
+            .hook(&plan.agent, "SessionStart", None, json!({"source": source}))
+            .await;
+        let mut prompt = plan.prompt.clone();
+        for context in said.context {
+            prompt.push_str(&format!("\n\n{context}"));
+        }
         match resumption {
             None => {
                 engine
-                    .run(&plan.agent, &plan.prompt, plan.model.as_deref())
+                    .run(&plan.agent, &prompt, plan.model.as_deref())
                     .await
             }
             Some(r) => {
@@ -407,14 +436,16 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
                         .model
                         .clone()
                         .unwrap_or_else(|| engine.default_model.clone());
-                    history = engine.compact(&plan.agent, &model, history).await?;
+                    history = engine
+                        .compact(&plan.agent, &model, history, "manual")
+                        .await?;
                 }
                 engine
                     .resume(
                         &plan.agent,
                         history,
                         r.pending,
-                        &plan.prompt,
+                        &prompt,
                         plan.model.as_deref(),
                     )
                     .await
@@ -425,6 +456,13 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         r = work => (Some(r), None),
         s = terminated() => (None, Some(s)),
     };
+    let reason = match signal {
+        Some(_) => "interrupted",
+        None => "exit",
+    };
+    engine
+        .hook(&plan.agent, "SessionEnd", None, json!({"reason": reason}))
+        .await;
     let totals = engine.totals();
     drop(engine);
     drop(sink);
@@ -461,6 +499,13 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
                     pending.len(),
                     pending.join(", ")
                 )),
+                Some(&run.stop),
+            ),
+            Stop::Hook { event, reason } => (
+                "denied",
+                ExitCode::Denied,
+                run.text.clone(),
+                Some(format!("a {event} hook stopped the run: {reason}")),
                 Some(&run.stop),
             ),
             Stop::Final if denied_approvals > 0 => (
@@ -576,7 +621,7 @@ fn limit_message(stop: &Stop) -> String {
         Stop::Tokens { used, limit } => {
             format!("stopped at the token cap: {used} of {limit} tokens")
         }
-        Stop::Final | Stop::ApprovalRequired { .. } => String::new(),
+        Stop::Final | Stop::ApprovalRequired { .. } | Stop::Hook { .. } => String::new(),
     }
 }
 
@@ -747,6 +792,15 @@ fn render(
                 *delay_ms as f64 / 1000.0
             ),
             Event::Warning { agent, message } => eprintln!("agentops: {agent}: {message}"),
+            Event::Hook {
+                hook_event,
+                blocked,
+                message,
+                exit_code,
+                ..
+            } if *blocked || *exit_code != Some(0) || verbose > 0 => {
+                eprintln!("agentops: {hook_event} hook: {message}")
+            }
             Event::Gate { record, .. } => eprintln!(
                 "agentops: gates {} for {} (risk {:?}): {}",
                 if record.passed { "passed" } else { "FAILED" },

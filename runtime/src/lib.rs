@@ -11,6 +11,7 @@ pub mod cost;
 pub mod drift;
 pub mod events;
 pub mod gates;
+pub mod hooks;
 pub mod lint;
 pub mod model;
 pub mod permissions;

@@ -52,6 +52,8 @@ pub enum Stop {
     Tokens { used: u64, limit: u64 },
     /// A high-risk change waits for a person (or a rule); nothing of it was written.
     ApprovalRequired { pending: Vec<String> },
+    /// A hook refused the prompt (`UserPromptSubmit`, exit 2) or asked to stop (`continue: false`).
+    Hook { event: String, reason: String },
 }
 
 impl Stop {
@@ -59,7 +61,10 @@ impl Stop {
     pub fn is_global(&self) -> bool {
         matches!(
             self,
-            Stop::Budget { .. } | Stop::Tokens { .. } | Stop::ApprovalRequired { .. }
+            Stop::Budget { .. }
+                | Stop::Tokens { .. }
+                | Stop::ApprovalRequired { .. }
+                | Stop::Hook { .. }
         )
     }
 }
@@ -93,6 +98,8 @@ pub struct Totals {
     pub pending_approvals: Vec<ApprovalRequest>,
     /// Approval decisions made (granted or denied).
     pub approvals: Vec<ApprovalRecord>,
+    /// A hook's `continue: false` (event, reason): the run stops at the next step.
+    pub hook_stop: Option<(String, String)>,
 }
 
 /// The gates' verdict on one tool call's changes.
@@ -147,6 +154,10 @@ pub struct Engine {
     pub gate: Arc<ChangeGate>,
     /// Decides high-risk changes; the default decides nothing (they stay pending).
     pub approver: Arc<dyn Approver>,
+    /// Hooks from the settings files (an agent's own frontmatter hooks join while it runs).
+    pub hooks: crate::hooks::HookSet,
+    /// The session log, for hooks' `transcript_path`.
+    pub transcript: Option<std::path::PathBuf>,
     totals: Mutex<Totals>,
     /// One file change at a time: plan, gate, approve and write see the same files.
     change_lock: tokio::sync::Mutex<()>,
@@ -230,6 +241,8 @@ impl Engine {
             events,
             gate,
             approver: Arc::new(ApprovalPolicy::default()),
+            hooks: crate::hooks::HookSet::default(),
+            transcript: None,
             totals: Mutex::new(Totals::default()),
             change_lock: tokio::sync::Mutex::new(()),
         }
@@ -451,11 +464,27 @@ impl Engine {
             }];
             messages.extend(start.history);
             let mut prompt = start.prompt;
+            if depth == 0 {
+                let said = self
+                    .hook(&agent, "UserPromptSubmit", None, json!({"prompt": prompt}))
+                    .await;
+                if let Some(reason) = said.blocked {
+                    let stop = Stop::Hook {
+                        event: "UserPromptSubmit".into(),
+                        reason: reason.clone(),
+                    };
+                    return Ok(self.finish(&agent, depth, 0, reason, stop));
+                }
+                for context in said.context {
+                    prompt.push_str(&format!("\n\n{context}"));
+                }
+            }
             if !start.pending.is_empty() {
                 let report = self.redo_pending(&agent, &model, &start.pending, depth).await;
                 prompt = format!("{report}\n{prompt}");
             }
             self.push(&agent, depth, &mut messages, Message::User { content: prompt });
+            let mut stop_hook_active = false;
             let max_turns = agent
                 .max_turns
                 .map_or(self.limits.max_turns, |t| t.min(self.limits.max_turns))
@@ -467,7 +496,7 @@ impl Engine {
                     return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
                 }
                 if depth == 0 && self.limits.compact_at_tokens.is_some_and(|limit| estimate_tokens(&messages) > limit) {
-                    messages = self.compact(&agent, &model, messages).await?;
+                    messages = self.compact(&agent, &model, messages, "auto").await?;
                 }
                 let reply = self
                     .model_turn(&agent, &model, &messages, &offer, turn)
@@ -486,6 +515,27 @@ impl Engine {
                             tool_calls: Vec::new(),
                         },
                     );
+                    // A Stop hook (SubagentStop for a subagent) may send the agent back to work.
+                    let event = if depth == 0 { "Stop" } else { "SubagentStop" };
+                    let said = self
+                        .hook(
+                            &agent,
+                            event,
+                            None,
+                            json!({"stop_hook_active": stop_hook_active, "agent_type": agent.name, "last_message": text}),
+                        )
+                        .await;
+                    if let Some(reason) = said.blocked
+                        && turn < max_turns
+                        && self.global_stop().is_none()
+                    {
+                        stop_hook_active = true;
+                        let m = Message::User {
+                            content: format!("[{event} hook] {reason}"),
+                        };
+                        self.push(&agent, depth, &mut messages, m);
+                        continue;
+                    }
                     let stop = self.global_stop().unwrap_or(Stop::Final);
                     return Ok(self.finish(&agent, depth, turn, text, stop));
                 }
@@ -550,6 +600,9 @@ impl Engine {
 
     fn global_stop(&self) -> Option<Stop> {
         let totals = self.totals();
+        if let Some((event, reason)) = totals.hook_stop {
+            return Some(Stop::Hook { event, reason });
+        }
         if !totals.pending_approvals.is_empty() {
             return Some(Stop::ApprovalRequired {
                 pending: totals
@@ -754,26 +807,30 @@ impl Engine {
                     self.delegate(agent, model, args, depth).await
                 }
                 Ok(()) => match self.tools.get(name) {
-                    Some(tool) => match self.permit(agent, name, &args, tool.risk()) {
-                        Ok(()) if tool.risk() == agentops_tools::Risk::Write => {
-                            self.change(agent, &call.id, tool.as_ref(), &args).await
-                        }
-                        Ok(()) if tool.risk() == agentops_tools::Risk::Execute => {
-                            self.shell(agent, &call.id, tool.as_ref(), args).await
-                        }
-                        Ok(()) if tool.risk() == agentops_tools::Risk::Mutate => {
-                            self.mutate(agent, &call.id, tool.as_ref(), args).await
-                        }
-                        Ok(()) if tool.name() == agentops_tools::git::COMMIT_TOOL => {
-                            self.commit(agent, &call.id, tool.as_ref(), args).await
-                        }
-                        Ok(()) => tool.run(args, &self.ctx_for(agent)).await,
-                        Err(refusal) => refusal,
+                    Some(tool) => match self.pre_tool_use(agent, call, name, &args).await {
+                        Err(blocked) => blocked,
+                        Ok(hook) => match self.permit(agent, name, &args, tool.risk(), hook) {
+                            Ok(()) if tool.risk() == agentops_tools::Risk::Write => {
+                                self.change(agent, &call.id, tool.as_ref(), &args).await
+                            }
+                            Ok(()) if tool.risk() == agentops_tools::Risk::Execute => {
+                                self.shell(agent, &call.id, tool.as_ref(), args).await
+                            }
+                            Ok(()) if tool.risk() == agentops_tools::Risk::Mutate => {
+                                self.mutate(agent, &call.id, tool.as_ref(), args).await
+                            }
+                            Ok(()) if tool.name() == agentops_tools::git::COMMIT_TOOL => {
+                                self.commit(agent, &call.id, tool.as_ref(), args).await
+                            }
+                            Ok(()) => tool.run(args, &self.ctx_for(agent)).await,
+                            Err(refusal) => refusal,
+                        },
                     },
                     None => ToolOutput::error(format!("tool `{name}` is not available")),
                 },
             },
         };
+        let output = self.post_tool_use(agent, call, name, output).await;
         // Every result is redacted again here, whatever the tool did: defence in depth.
         let redacted = agentops_tools::redact::redact_text(&output.content);
         let (content, truncated) = cap(&redacted, self.limits.max_tool_output_bytes);
@@ -804,11 +861,24 @@ impl Engine {
         tool: &str,
         args: &Value,
         risk: agentops_tools::Risk,
+        hook: Option<crate::hooks::HookPermission>,
     ) -> Result<(), ToolOutput> {
-        let decision = match (
-            agent.permission_mode,
-            self.permissions.check(tool, args, risk),
-        ) {
+        use crate::hooks::HookPermission;
+        let rules = self.permissions.check(tool, args, risk);
+        // A hook can answer an `ask` or refuse; it can never lift a deny rule (or the gates
+        // and approvals, which come after this).
+        let rules = match (rules, hook) {
+            (Decision::Deny(r), _) => Decision::Deny(r),
+            (_, Some(HookPermission::Deny(r))) => {
+                Decision::Deny(format!("a PreToolUse hook denied it: {r}"))
+            }
+            (_, Some(HookPermission::Ask(r))) => {
+                Decision::Ask(format!("a PreToolUse hook asks for a person: {r}"))
+            }
+            (Decision::Ask(_), Some(HookPermission::Allow(_))) => Decision::Allow,
+            (d, _) => d,
+        };
+        let decision = match (agent.permission_mode, rules) {
             (Some(PermissionMode::Plan), _) if risk != agentops_tools::Risk::ReadOnly => {
                 Decision::Deny(format!(
                     "agent `{}` is in plan mode: read-only tools only",
@@ -836,6 +906,121 @@ impl Engine {
         Err(ToolOutput::error(reason))
     }
 
+    /// Runs the hooks of `event` for `agent` (the settings' hooks and its own), records each
+    /// run as an event, and notes a `continue: false`.
+    pub async fn hook(
+        &self,
+        agent: &AgentDefinition,
+        event: &str,
+        target: Option<&str>,
+        mut input: Value,
+    ) -> crate::hooks::HookOutcome {
+        let hooks = self
+            .hooks
+            .with(agent.hooks.as_ref(), &agent.path.display().to_string());
+        if !hooks.wants(event, target) {
+            return crate::hooks::HookOutcome::default();
+        }
+        if let Value::Object(map) = &mut input {
+            map.insert("session_id".into(), json!(self.tool_ctx.session_id));
+            map.insert(
+                "transcript_path".into(),
+                json!(self.transcript.as_ref().map(|p| p.display().to_string())),
+            );
+            map.insert(
+                "permission_mode".into(),
+                json!(agent.permission_mode.unwrap_or(PermissionMode::Default)),
+            );
+        }
+        let outcome = hooks.run(event, target, input).await;
+        for run in &outcome.runs {
+            self.events.emit(Event::Hook {
+                agent: agent.name.clone(),
+                hook_event: event.to_string(),
+                command: run.command.clone(),
+                exit_code: run.exit_code,
+                blocked: run.blocked,
+                message: run.message.clone(),
+            });
+        }
+        if let Some(reason) = &outcome.stop
+            && let Ok(mut totals) = self.totals.lock()
+        {
+            totals
+                .hook_stop
+                .get_or_insert((event.to_string(), reason.clone()));
+        }
+        outcome
+    }
+
+    /// PreToolUse hooks: `Err` when one blocked the call (exit 2 or `decision: block`; the
+    /// model gets the reason, and it counts as a refused call); else their permission answer.
+    async fn pre_tool_use(
+        &self,
+        agent: &AgentDefinition,
+        call: &ToolCall,
+        name: &str,
+        args: &Value,
+    ) -> Result<Option<crate::hooks::HookPermission>, ToolOutput> {
+        let said = self
+            .hook(
+                agent,
+                "PreToolUse",
+                Some(name),
+                json!({"tool_name": name, "tool_input": args, "tool_use_id": call.id}),
+            )
+            .await;
+        let Some(reason) = said.blocked.or(said.stop) else {
+            return Ok(said.permission);
+        };
+        let reason = format!("blocked by a PreToolUse hook: {reason}");
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.permission_denials.push(Denial {
+                agent: agent.name.clone(),
+                tool: name.to_string(),
+                input: args.clone(),
+                reason: reason.clone(),
+            });
+        }
+        Err(ToolOutput::error(reason))
+    }
+
+    /// PostToolUse (PostToolUseFailure for errors) hooks; what a blocking one says is added
+    /// to the result the model reads.
+    async fn post_tool_use(
+        &self,
+        agent: &AgentDefinition,
+        call: &ToolCall,
+        name: &str,
+        output: ToolOutput,
+    ) -> ToolOutput {
+        let input = serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null);
+        let redacted = agentops_tools::redact::redact_text(&output.content);
+        let (event, payload) = if output.is_error {
+            (
+                "PostToolUseFailure",
+                json!({"tool_name": name, "tool_input": input, "tool_use_id": call.id, "error": redacted}),
+            )
+        } else {
+            (
+                "PostToolUse",
+                json!({"tool_name": name, "tool_input": input, "tool_use_id": call.id, "tool_response": redacted}),
+            )
+        };
+        let said = self.hook(agent, event, Some(name), payload).await;
+        let mut notes: Vec<String> = said.context;
+        if let Some(reason) = said.blocked {
+            notes.push(reason);
+        }
+        if notes.is_empty() {
+            return output;
+        }
+        ToolOutput {
+            content: format!("{}\n[{event} hook] {}", output.content, notes.join("\n")),
+            is_error: output.is_error,
+        }
+    }
+
     /// Runs a subagent for the `Agent` tool; its final text is the tool's result.
     async fn delegate(
         &self,
@@ -860,6 +1045,18 @@ impl Engine {
             ));
         };
         let sub_model = self.agent_model(sub, model);
+        let said = self
+            .hook(
+                sub,
+                "SubagentStart",
+                Some(&sub.name),
+                json!({"agent_type": sub.name, "prompt": prompt}),
+            )
+            .await;
+        let mut prompt = prompt;
+        for context in said.context {
+            prompt.push_str(&format!("\n\n{context}"));
+        }
         match self
             .run_at(sub, Start::fresh(prompt), sub_model, depth + 1)
             .await
@@ -1032,11 +1229,13 @@ impl Engine {
 
     /// Replaces older turns with a summary written by the model. The agent's instructions
     /// (the system prompt) and the latest tool calls with their results stay verbatim.
+    /// `trigger` is `auto` (the conversation grew past `compact_at_tokens`) or `manual`.
     pub async fn compact(
         &self,
         agent: &AgentDefinition,
         model: &str,
         messages: Vec<Message>,
+        trigger: &str,
     ) -> Result<Vec<Message>, RunError> {
         let (system, rest): (Vec<Message>, Vec<Message>) = messages
             .into_iter()
@@ -1048,6 +1247,13 @@ impl Engine {
             return Ok(all);
         }
         let (older, tail) = rest.split_at(keep_from);
+        self.hook(
+            agent,
+            "PreCompact",
+            None,
+            json!({"trigger": trigger, "custom_instructions": ""}),
+        )
+        .await;
         let mut transcript = String::new();
         for m in older {
             let (who, text) = match m {

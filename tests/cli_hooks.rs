@@ -6,12 +6,8 @@
 mod common;
 
 use agentops_testkit::FakeModelServer;
-use common::{Sandbox, calls, platform, run_with, scale_prod, stderr, stdout, text};
+use common::{Sandbox, calls, platform, result_of, run_with, scale_prod, stderr, text};
 use serde_json::{Value, json};
-
-fn result_of(out: &std::process::Output) -> Value {
-    serde_json::from_str(stdout(out).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
 
 fn settings(sb: &Sandbox, hooks: Value) {
     sb.write(".claude/settings.json", json!({"hooks": hooks}).to_string());

@@ -7,16 +7,13 @@ mod common;
 
 use agentops_testkit::{FakeModelServer, Reply};
 use common::{
-    Sandbox, calls, model_cmd as cmd, platform, run_with, scale_prod, stderr, stdout, text,
+    Sandbox, calls, model_cmd as cmd, platform, result_of, run_with, scale_prod, stderr, stdout,
+    text,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn result_of(out: &Output) -> Value {
-    serde_json::from_str(stdout(out).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
 
 /// The messages the model was sent in request `i`.
 fn sent(server: &FakeModelServer, i: usize) -> Vec<Value> {

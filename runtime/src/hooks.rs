@@ -88,14 +88,7 @@ impl HookSet {
             root: root.to_path_buf(),
         };
         let mut warnings = Vec::new();
-        let mut files = vec![
-            root.join(".claude/settings.json"),
-            root.join(".claude/settings.local.json"),
-        ];
-        if let Some(home) = home {
-            files.push(home.join(".claude/settings.json"));
-        }
-        for path in files {
+        for path in crate::permissions::settings_files(root, home) {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };

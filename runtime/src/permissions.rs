@@ -79,6 +79,19 @@ impl Rule {
     }
 }
 
+/// Claude Code's settings files, in the order they are read: the repository's shared and
+/// local settings, then the user's.
+pub fn settings_files(root: &Path, home: Option<&Path>) -> Vec<PathBuf> {
+    let mut files = vec![
+        root.join(".claude/settings.json"),
+        root.join(".claude/settings.local.json"),
+    ];
+    if let Some(home) = home {
+        files.push(home.join(".claude/settings.json"));
+    }
+    files
+}
+
 /// The `permissions` object of a settings file, and `[permissions]` in agentops.toml.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -135,7 +148,7 @@ impl Permissions {
         }
     }
 
-    /// Loads the settings files that exist, then `config`.
+    /// Loads the settings files that exist (see [`settings_files`]), then `config`.
     pub fn load(
         root: &Path,
         cwd: &Path,
@@ -143,14 +156,7 @@ impl Permissions {
         config: &RuleLists,
     ) -> Result<Self, PermissionsError> {
         let mut p = Self::new(root, cwd, home);
-        let mut files = vec![
-            root.join(".claude/settings.json"),
-            root.join(".claude/settings.local.json"),
-        ];
-        if let Some(home) = home {
-            files.push(home.join(".claude/settings.json"));
-        }
-        for path in files {
+        for path in settings_files(root, home) {
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

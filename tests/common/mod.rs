@@ -169,3 +169,9 @@ pub fn scale_prod() -> agentops_testkit::Reply {
     });
     calls(&[("c1", "Edit", &args.to_string())])
 }
+
+/// The one JSON object a `--output-format json` run prints.
+pub fn result_of(out: &Output) -> serde_json::Value {
+    serde_json::from_str(stdout(out).trim())
+        .unwrap_or_else(|e| panic!("{e}: {}\nstderr: {}", stdout(out), stderr(out)))
+}

@@ -24,8 +24,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "AGENTOPS_SESSIONS_DIR")]
     pub sessions_dir: Option<PathBuf>,
 
+    /// Without a subcommand: the interactive REPL.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,9 +200,10 @@ pub struct LintArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// The streamed answer on stdout.
+    #[default]
     Text,
     /// One result object at the end.
     Json,
@@ -209,7 +211,7 @@ pub enum OutputFormat {
     StreamJson,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct RunArgs {
     /// The agent to run (default: the command's agent, else `general-purpose`).
     #[arg(long)]

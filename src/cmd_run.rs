@@ -65,14 +65,14 @@ pub fn run(
 }
 
 /// What the input asks for, after routing and command expansion.
-struct Plan {
-    agent: AgentDefinition,
-    prompt: String,
-    model: Option<String>,
+pub(crate) struct Plan {
+    pub agent: AgentDefinition,
+    pub prompt: String,
+    pub model: Option<String>,
     /// The command's `allowed-tools`: allow rules while it runs.
-    allowed: Vec<ToolSpec>,
+    pub allowed: Vec<ToolSpec>,
     /// The command's frontmatter `hooks`, active while it runs.
-    hooks: Option<agentops_agents::hooks::Hooks>,
+    pub hooks: Option<agentops_agents::hooks::Hooks>,
 }
 
 /// The session a run goes on with (`--continue`, `--resume`).
@@ -105,6 +105,34 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
         .and_then(|p| field(&p.log, "model"))
         .map(str::to_string);
     let default_agent = args.agent.clone().or(resumed_agent);
+    let mut plan = route_input(
+        ws,
+        &input,
+        args.agent.as_deref(),
+        default_agent.as_deref(),
+        args.model.as_deref(),
+    )?;
+    plan.model = plan.model.or(resumed_model);
+    // The permission mode the session ran under is part of what it resumes.
+    if let Some(p) = previous
+        && args.agent.is_none()
+        && let Some(mode) = p.log.header.fields.get("permission_mode")
+        && let Ok(mode) = serde_json::from_value(mode.clone())
+    {
+        plan.agent.permission_mode = mode;
+    }
+    Ok(plan)
+}
+
+/// Routes one input — `/command args`, `@agent-NAME text` or free text — to its agent and
+/// prompt. `agent_flag` wins over a command's agent; `default_agent` is for free text.
+pub(crate) fn route_input(
+    ws: &Workspace,
+    input: &str,
+    agent_flag: Option<&str>,
+    default_agent: Option<&str>,
+    model_flag: Option<&str>,
+) -> Result<Plan, Failure> {
     let agents = ws.agents();
     let find = |name: &str| {
         agents.get(name).cloned().ok_or_else(|| {
@@ -116,7 +144,7 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
         })
     };
     let mut hooks = None;
-    let (agent_name, prompt, model, allowed) = match route(&input) {
+    let (agent_name, prompt, model, allowed) = match route(input) {
         Route::Command { name, args: raw } => {
             let commands = ws.commands();
             let (cmd, expansion) = ws
@@ -128,12 +156,11 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
             for w in &expansion.warnings {
                 eprintln!("{}", w.display_with(&cmd.path));
             }
-            let agent = args
-                .agent
-                .clone()
-                .or_else(|| cmd.routed_agent().map(str::to_string))
-                .or_else(|| default_agent.clone())
-                .unwrap_or_else(|| MAIN_AGENT.to_string());
+            let agent = agent_flag
+                .or_else(|| cmd.routed_agent())
+                .or(default_agent)
+                .unwrap_or(MAIN_AGENT)
+                .to_string();
             hooks = cmd.hooks.clone();
             (
                 agent,
@@ -144,31 +171,22 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
         }
         Route::Agent { name, text } => (name, text, None, Vec::new()),
         Route::Text(text) => (
-            default_agent.unwrap_or_else(|| MAIN_AGENT.to_string()),
+            default_agent.unwrap_or(MAIN_AGENT).to_string(),
             text,
             None,
             Vec::new(),
         ),
     };
-    let mut agent = find(&agent_name)?;
-    // The permission mode the session ran under is part of what it resumes.
-    if let Some(p) = previous
-        && args.agent.is_none()
-        && let Some(mode) = p.log.header.fields.get("permission_mode")
-        && let Ok(mode) = serde_json::from_value(mode.clone())
-    {
-        agent.permission_mode = mode;
-    }
     Ok(Plan {
-        agent,
+        agent: find(&agent_name)?,
         prompt,
-        model: args.model.clone().or(model).or(resumed_model),
+        model: model_flag.map(str::to_string).or(model),
         allowed,
         hooks,
     })
 }
 
-fn environment(ws: &Workspace) -> String {
+pub(crate) fn environment(ws: &Workspace) -> String {
     let mut env = format!("- Repository: {}\n", ws.root.display());
     if ws.cwd != ws.root {
         env.push_str(&format!("- Working folder: {}\n", ws.cwd.display()));
@@ -192,7 +210,7 @@ fn cli_rules(flag: &str, values: &[String]) -> Result<Vec<ToolSpec>, Failure> {
     }
 }
 
-fn engine(
+pub(crate) fn engine(
     ws: &Workspace,
     provider: ResolvedProvider,
     args: &RunArgs,
@@ -291,7 +309,7 @@ fn engine(
         std::sync::Arc::new(agentops_runtime::approval::PromptApprover::new(
             approvals,
             Box::new(std::io::BufReader::new(std::io::stdin())),
-            Box::new(std::io::stderr()),
+            crate::repl::diff_writer(std::env::var_os("NO_COLOR").is_none()),
         ))
     } else {
         std::sync::Arc::new(approvals)
@@ -319,7 +337,7 @@ fn previous(args: &RunArgs, dir: &Path) -> Result<Option<Previous>, Failure> {
 }
 
 /// Interrupted by a signal: SIGTERM (CI cancelling a job) or SIGINT.
-async fn terminated() -> &'static str {
+pub(crate) async fn terminated() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -685,7 +703,7 @@ fn result_object(p: ResultParts<'_>) -> Value {
 }
 
 /// Whether a person at a terminal answers approvals (text output, stdin and stderr terminals).
-fn asks_a_person(args: &RunArgs) -> bool {
+pub(crate) fn asks_a_person(args: &RunArgs) -> bool {
     args.output_format == OutputFormat::Text
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
@@ -745,7 +763,7 @@ fn open_session(
     Ok((Some(recorder), Some(session::resumption(&log))))
 }
 
-fn session_id() -> String {
+pub(crate) fn session_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -756,7 +774,7 @@ fn session_id() -> String {
     )
 }
 
-fn render(
+pub(crate) fn render(
     event: &Event,
     format: OutputFormat,
     verbose: u8,

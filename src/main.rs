@@ -11,6 +11,7 @@ mod cmd_sessions;
 mod cmd_validate;
 mod exit;
 mod output;
+mod repl;
 mod validate_formats;
 
 use agentops_runtime::Workspace;
@@ -59,7 +60,10 @@ fn run(cli: Cli) -> exit::CliResult {
         .map(PathBuf::from);
     let open = || Workspace::open(&cwd, home.clone()).map_err(Failure::usage);
     let sessions = cli.sessions_dir.as_ref().map(|d| cwd.join(d));
-    match cli.command {
+    let Some(command) = cli.command else {
+        return repl::run(open()?, cli.verbose, sessions.as_deref());
+    };
+    match command {
         Command::Lint(args) => cmd_lint::run(&args, &cwd),
         Command::Agents(sub) => cmd_agents::run(&sub, &open()?),
         Command::Commands(sub) => cmd_commands::run(&sub, &open()?),

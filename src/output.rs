@@ -60,3 +60,57 @@ pub fn relative<'a>(path: &'a Path, base: &Path) -> std::borrow::Cow<'a, Path> {
         Err(_) => std::borrow::Cow::Borrowed(path),
     }
 }
+
+/// Colours unified-diff lines (`+` green, `-` red, `@@` cyan) written through it.
+pub struct DiffColors<W: Write> {
+    inner: W,
+    at_line_start: bool,
+}
+
+impl<W: Write> DiffColors<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            at_line_start: true,
+        }
+    }
+}
+
+impl<W: Write> Write for DiffColors<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut out = String::with_capacity(text.len() + 32);
+        for piece in text.split_inclusive('\n') {
+            let colour = if !self.at_line_start {
+                None
+            } else if piece.starts_with("+++") || piece.starts_with("---") {
+                Some("1")
+            } else if piece.starts_with('+') {
+                Some("32")
+            } else if piece.starts_with('-') {
+                Some("31")
+            } else if piece.starts_with("@@") {
+                Some("36")
+            } else {
+                None
+            };
+            match colour {
+                Some(c) => {
+                    let body = piece.trim_end_matches('\n');
+                    out.push_str(&format!("\x1b[{c}m{body}\x1b[0m"));
+                    if piece.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                None => out.push_str(piece),
+            }
+            self.at_line_start = piece.ends_with('\n');
+        }
+        self.inner.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -150,6 +150,39 @@ pub fn resolve(
     })
 }
 
+/// Stands in when no model is configured: every request fails at once with `reason`, so the
+/// deterministic parts of an interactive session (built-ins, `/validate`) still work.
+struct Unconfigured(String);
+
+impl Provider for Unconfigured {
+    fn complete<'a>(
+        &'a self,
+        _request: &'a crate::model::ChatRequest,
+        _on_delta: crate::model::DeltaFn<'a>,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<crate::model::ModelTurn, crate::model::ProviderError>,
+    > {
+        Box::pin(async move { Err(crate::model::ProviderError::NotConfigured(self.0.clone())) })
+    }
+}
+
+/// A provider that says why there is none (see [`Unconfigured`]).
+pub fn unconfigured(reason: &SetupError) -> ResolvedProvider {
+    ResolvedProvider {
+        name: "none".into(),
+        kind: ProviderKind::Openai,
+        provider: Arc::new(Unconfigured(reason.to_string())),
+        base_url: String::new(),
+        model: "none".into(),
+        tool_mode: ToolMode::Native,
+        retry: RetryPolicy {
+            attempts: 1,
+            ..Default::default()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,6 +248,15 @@ impl Engine {
         }
     }
 
+    /// Clears what stopped the last turn (pending approvals, a hook's stop) so an
+    /// interactive session can go on; usage, cost and records keep adding up.
+    pub fn next_turn(&self) {
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.pending_approvals.clear();
+            totals.hook_stop = None;
+        }
+    }
+
     pub fn totals(&self) -> Totals {
         self.totals.lock().map(|t| t.clone()).unwrap_or_default()
     }

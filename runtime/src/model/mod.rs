@@ -120,6 +120,9 @@ pub enum ProviderError {
     Stream { message: String, retryable: bool },
     #[error("cannot read the reply: {0}")]
     Decode(String),
+    /// No model is configured (a session that started without one).
+    #[error("{0}")]
+    NotConfigured(String),
 }
 
 impl ProviderError {
@@ -133,7 +136,7 @@ impl ProviderError {
             | ProviderError::Connection(_)
             | ProviderError::Truncated(_) => true,
             ProviderError::Stream { retryable, .. } => *retryable,
-            ProviderError::Decode(_) => false,
+            ProviderError::Decode(_) | ProviderError::NotConfigured(_) => false,
         }
     }
 

@@ -425,3 +425,86 @@ async fn stream_json_always_ends_with_exactly_one_result() {
     let log = log_lines(&session_log(&sb, id));
     assert_eq!(log.last().unwrap()["outcome"], "interrupted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_conversations_are_compacted_and_resume_from_the_summary() {
+    let sb = platform();
+    // Tiny threshold: the second turn already carries more than this.
+    sb.write("agentops.toml", "[limits]\ncompact_at_tokens = 50\n");
+    let server = FakeModelServer::start(vec![
+        calls(&[(
+            "r1",
+            "Read",
+            r#"{"file_path": "apps/web/base/deployment.yaml"}"#,
+        )]),
+        text("SUMMARY: the user asked about web; deployment.yaml was read."),
+        text("Done."),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "json", "look at web"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    // The second request is the summary request, over the older part only.
+    let compaction = reqs[1].body["messages"].as_array().unwrap();
+    assert!(
+        compaction[0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You compress a working session")
+    );
+    assert!(
+        compaction[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("[user] look at web")
+    );
+    // The next turn goes on from the summary, with the latest call and result verbatim.
+    let messages = reqs[2].body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert!(messages[1]["content"].as_str().unwrap().starts_with(
+        "[Summary of the earlier part of this session]\nSUMMARY: the user asked about web"
+    ));
+    assert_eq!(messages[2]["tool_calls"][0]["id"], "r1");
+    assert_eq!(messages[3]["tool_call_id"], "r1");
+    assert!(
+        messages[3]["content"]
+            .as_str()
+            .unwrap()
+            .contains("kind: Deployment")
+    );
+
+    // Resuming replays from the summary, not from the whole history.
+    sb.write("agentops.toml", "[limits]\ncompact_at_tokens = 0\n");
+    let id = result_of(&out)["session_id"].as_str().unwrap().to_string();
+    let server = FakeModelServer::start(vec![text("Still here.")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--resume",
+            &id,
+            "and now?",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let messages = sent(&server, 0);
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        ["system", "user", "assistant", "tool", "assistant", "user"]
+    );
+    assert!(messages[1]["content"].as_str().unwrap().contains("SUMMARY"));
+    assert_eq!(messages[4]["content"], "Done.");
+    assert_eq!(messages[5]["content"], "and now?");
+}

@@ -110,15 +110,18 @@ fn bench(c: &mut Criterion) {
         "session log: {events} events, {:.1} MB",
         size as f64 / 1_048_576.0
     );
-    c.bench_function("resume a 10,000-event session (read, replay, reopen)", |b| {
-        b.iter(|| {
-            let (recorder, log) = SessionRecorder::resume(&path).unwrap();
-            let r = session::resumption(&log);
-            assert!(r.messages.len() > 3000);
-            drop(recorder);
-            r
-        })
-    });
+    c.bench_function(
+        "resume a 10,000-event session (read, replay, reopen)",
+        |b| {
+            b.iter(|| {
+                let (recorder, log) = SessionRecorder::resume(&path).unwrap();
+                let r = session::resumption(&log);
+                assert!(r.messages.len() > 3000);
+                drop(recorder);
+                r
+            })
+        },
+    );
     c.bench_function("list sessions (index warm)", |b| {
         let dir = session::sessions_dir(tmp.path());
         let _ = session::list(&dir);

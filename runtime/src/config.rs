@@ -221,7 +221,7 @@ pub struct Limits {
     /// Bytes of one tool result kept for the model (head and tail).
     pub max_tool_output_bytes: usize,
     /// Summarise older turns when the conversation is estimated above this many tokens
-    /// (4 bytes a token); `None`: never on its own (`/compact` and `--compact` still do).
+    /// (4 bytes a token); 0 or `None`: never on its own (`/compact` and `--compact` still do).
     pub compact_at_tokens: Option<u64>,
 }
 

@@ -504,7 +504,7 @@ impl Engine {
                 if let Some(stop) = self.global_stop() {
                     return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
                 }
-                if depth == 0 && self.limits.compact_at_tokens.is_some_and(|limit| estimate_tokens(&messages) > limit) {
+                if depth == 0 && self.limits.compact_at_tokens.is_some_and(|limit| limit > 0 && estimate_tokens(&messages) > limit) {
                     messages = self.compact(&agent, &model, messages, "auto").await?;
                 }
                 let reply = self

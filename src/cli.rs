@@ -47,6 +47,9 @@ pub enum Command {
     /// output, or `--context CTX`): changed fields with who changed them, objects missing in
     /// the cluster, objects not in Git. Exit 1 when anything drifted.
     Drift(DriftArgs),
+    /// Set one value across every overlay that renders it, editing the line that sets it in
+    /// each (comments kept), through the gates; production changes need approval.
+    Harmonize(HarmonizeArgs),
     /// The recorded runs of this repository (`.agentops/sessions/`).
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -81,6 +84,31 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct HarmonizeArgs {
+    /// `KIND/NAME:PATH=VALUE` (list items by `[name]`, `[field=value]`, `[N]` or `[--flag]`)
+    /// or `image:NAME=TAG`.
+    #[arg(long, value_name = "PATH=VALUE")]
+    pub set: String,
+    /// Only this app (a folder name in the overlay's path).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only these environments (repeat, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
+    /// Show what would change (and what the gates say) without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DriftFormat,
+    /// Approve high-risk changes that match (as for `run`): `env=prod`, `id=apr-…`.
+    #[arg(long, value_name = "RULE")]
+    pub approve: Vec<String>,
+    /// A TOML file of `[[approve]]` and `[[deny]]` rules.
+    #[arg(long, value_name = "FILE")]
+    pub approval_policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod cmd_agents;
 mod cmd_commands;
 mod cmd_drift;
+mod cmd_harmonize;
 mod cmd_lint;
 mod cmd_run;
 mod cmd_sessions;
@@ -70,6 +71,7 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Run(args) => cmd_run::run(&args, open, cli.verbose, sessions.as_deref()),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
         Command::Drift(args) => cmd_drift::run(&args, &open()?),
+        Command::Harmonize(args) => cmd_harmonize::run(&args, &open()?),
         Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),
     }
 }

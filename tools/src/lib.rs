@@ -8,6 +8,7 @@ pub mod bash;
 pub mod edit;
 pub mod files;
 pub mod git;
+pub mod harmonize;
 pub mod http;
 pub mod kube;
 pub mod kustomize;

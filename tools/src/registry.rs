@@ -39,6 +39,7 @@ impl ToolRegistry {
         r.register(Arc::new(GitLogTool));
         r.register(Arc::new(GitBlameTool));
         r.register(Arc::new(GitCommitTool));
+        r.register(Arc::new(crate::harmonize::HarmonizeTool));
         r
     }
 

@@ -49,6 +49,9 @@ pub struct MutationPlan {
 /// A planned mutation, or the error the model gets back.
 pub type PlanFuture<'a> = BoxFuture<'a, Result<MutationPlan, ToolOutput>>;
 
+/// File changes planned by async work (rendering overlays to find the right file).
+pub type ChangeFuture<'a> = BoxFuture<'a, Result<Vec<FileChange>, ToolOutput>>;
+
 /// Where and how a tool runs.
 #[derive(Debug, Clone, Default)]
 pub struct ToolContext {
@@ -109,6 +112,15 @@ pub trait Tool: Send + Sync {
     ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
         None
     }
+    /// Like [`Tool::plan_change`], for plans that need async work; asked when `plan_change`
+    /// has none.
+    fn plan_change_async(
+        &self,
+        _input: &Value,
+        _ctx: &ToolContext,
+    ) -> Option<ChangeFuture<'static>> {
+        None
+    }
     /// For tools that change a cluster ([`Risk::Mutate`]): what the call would change. A
     /// mutating tool that cannot plan is refused by the runtime.
     fn plan_mutation(&self, _input: &Value, _ctx: &ToolContext) -> Option<PlanFuture<'static>> {
@@ -131,6 +143,10 @@ pub trait TypedTool: Send + Sync {
         _input: &Self::Input,
         _ctx: &ToolContext,
     ) -> Option<Result<Vec<FileChange>, ToolOutput>> {
+        None
+    }
+    /// See [`Tool::plan_change_async`].
+    fn plan_async(&self, _input: Self::Input, _ctx: &ToolContext) -> Option<ChangeFuture<'static>> {
         None
     }
     /// See [`Tool::plan_mutation`].
@@ -164,6 +180,12 @@ impl<T: TypedTool> Tool for T {
         match parse_input::<T::Input>(T::NAME, input.clone()) {
             Ok(input) => self.plan(&input, ctx),
             Err(e) => Some(Err(e)),
+        }
+    }
+    fn plan_change_async(&self, input: &Value, ctx: &ToolContext) -> Option<ChangeFuture<'static>> {
+        match parse_input::<T::Input>(T::NAME, input.clone()) {
+            Ok(input) => self.plan_async(input, ctx),
+            Err(e) => Some(Box::pin(async move { Err(e) })),
         }
     }
     fn plan_mutation(&self, input: &Value, ctx: &ToolContext) -> Option<PlanFuture<'static>> {

@@ -23,7 +23,14 @@ impl Engine {
         args: &Value,
     ) -> ToolOutput {
         let _one_at_a_time = self.change_lock.lock().await;
-        let changes = match tool.plan_change(args, &self.tool_ctx) {
+        let planned = match tool.plan_change(args, &self.tool_ctx) {
+            Some(planned) => Some(planned),
+            None => match tool.plan_change_async(args, &self.tool_ctx) {
+                Some(later) => Some(later.await),
+                None => None,
+            },
+        };
+        let changes = match planned {
             None => {
                 return ToolOutput::error(format!(
                     "{} changes files but cannot show the change before making it, so it cannot be gated; use Write or Edit",

@@ -1,0 +1,933 @@
+//! Harmonize: one value across every overlay that renders it — a field of an object
+//! (`Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]`),
+//! a replica count, a ConfigMap key, or an image tag (`image:registry/app`).
+//!
+//! For each leaf kustomization (one no other kustomization builds on) that renders the object,
+//! the value is read from the *rendered* output, then the source line that sets it is found:
+//! the overlay's own files first (its patches win), then its bases. That one line is edited in
+//! place — indentation, quotes and comments kept — so the change is the smallest diff a person
+//! would make. A line in a base shared with overlays the filter leaves out, a value no file
+//! sets, or two candidate lines are refused with the reason, never guessed. Selectors and other
+//! immutable fields are refused. The plan is a list of [`FileChange`]s: the runtime gates it
+//! (re-render, schema, policies, rendered diff, risk, approval) before anything is written.
+
+use crate::edit::FileChange;
+use crate::kustomize::{find_kustomizations, input_files, kustomization_file, parse_objects};
+use crate::tool::ToolOutput;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Fields whose change Kubernetes refuses or that break what selects the object.
+const IMMUTABLE: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.selector",
+    "spec.template.metadata.labels",
+    "spec.volumeClaimTemplates",
+    "spec.serviceName",
+    "spec.clusterIP",
+    "spec.clusterIPs",
+    "spec.storageClassName",
+    "spec.podManagementPolicy",
+];
+
+/// What to set: `Kind/name:path=value` or `image:NAME=TAG`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetSpec {
+    /// As given, for reports.
+    pub text: String,
+    pub target: SetTarget,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SetTarget {
+    Field {
+        object_kind: String,
+        name: String,
+        path: Vec<Seg>,
+    },
+    /// The tag of every container image named `image`.
+    Image { image: String },
+}
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "seg", content = "value", rename_all = "snake_case")]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+    /// `[prometheus]` or `[name=prometheus]`: the list item with that field value.
+    Select {
+        field: String,
+        value: String,
+    },
+    /// `[--flag]`: the string item `--flag=…`; the value is what follows `=`.
+    Flag(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SetError {
+    #[error(
+        "`{0}`: expected KIND/NAME:PATH=VALUE (e.g. Deployment/web:spec.replicas=3) or image:NAME=TAG"
+    )]
+    Syntax(String),
+    #[error("`{path}` is immutable or selects objects ({field}); harmonize does not change it")]
+    Immutable { path: String, field: String },
+}
+
+impl SetSpec {
+    pub fn parse(text: &str) -> Result<Self, SetError> {
+        let bad = || SetError::Syntax(text.to_string());
+        if let Some(rest) = text.strip_prefix("image:") {
+            let (image, tag) = rest.rsplit_once('=').ok_or_else(bad)?;
+            if image.is_empty() || tag.is_empty() || tag.contains([' ', ':', '@']) {
+                return Err(bad());
+            }
+            return Ok(Self {
+                text: text.to_string(),
+                target: SetTarget::Image {
+                    image: image.to_string(),
+                },
+                value: tag.to_string(),
+            });
+        }
+        let (object, rest) = text.split_once(':').ok_or_else(bad)?;
+        let (object_kind, name) = object.split_once('/').ok_or_else(bad)?;
+        let (path_text, value) = split_value(rest).ok_or_else(bad)?;
+        let path = parse_path(path_text).ok_or_else(bad)?;
+        if object_kind.is_empty() || name.is_empty() || path.is_empty() {
+            return Err(bad());
+        }
+        let dotted = dotted(&path);
+        if let Some(field) = IMMUTABLE
+            .iter()
+            .find(|f| dotted == **f || dotted.starts_with(&format!("{f}.")))
+        {
+            return Err(SetError::Immutable {
+                path: path_text.to_string(),
+                field: field.to_string(),
+            });
+        }
+        Ok(Self {
+            text: text.to_string(),
+            target: SetTarget::Field {
+                object_kind: object_kind.to_string(),
+                name: name.to_string(),
+                path,
+            },
+            value: value.to_string(),
+        })
+    }
+}
+
+/// `PATH=VALUE`, where `=` inside `[...]` belongs to the path.
+fn split_value(text: &str) -> Option<(&str, &str)> {
+    let mut depth = 0i32;
+    for (i, c) in text.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            '=' if depth == 0 => return Some((&text[..i], &text[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_path(text: &str) -> Option<Vec<Seg>> {
+    let mut segs = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        if end > 0 {
+            segs.push(Seg::Key(rest[..end].to_string()));
+        }
+        rest = &rest[end..];
+        while let Some(inner) = rest.strip_prefix('[') {
+            let close = inner.find(']')?;
+            let sel = &inner[..close];
+            segs.push(if let Ok(i) = sel.parse::<usize>() {
+                Seg::Index(i)
+            } else if sel.starts_with('-') {
+                Seg::Flag(sel.to_string())
+            } else if let Some((field, value)) = sel.split_once('=') {
+                Seg::Select {
+                    field: field.to_string(),
+                    value: value.to_string(),
+                }
+            } else if sel.is_empty() {
+                return None;
+            } else {
+                Seg::Select {
+                    field: "name".to_string(),
+                    value: sel.to_string(),
+                }
+            });
+            rest = &inner[close + 1..];
+        }
+    }
+    Some(segs)
+}
+
+/// `spec.template.spec.containers.args` (selectors dropped) for the immutable check.
+fn dotted(path: &[Seg]) -> String {
+    path.iter()
+        .filter_map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The value at `path` in a rendered object, as text (`None`: not there).
+fn get(object: &Value, path: &[Seg]) -> Option<String> {
+    let mut at = object;
+    for (i, seg) in path.iter().enumerate() {
+        at = match seg {
+            Seg::Key(k) => at.get(k)?,
+            Seg::Index(n) => at.get(*n)?,
+            Seg::Select { field, value } => at
+                .as_array()?
+                .iter()
+                .find(|item| scalar(&item[field.as_str()]).as_deref() == Some(value.as_str()))?,
+            Seg::Flag(flag) => {
+                let prefix = format!("{flag}=");
+                let item = at
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|s| s.starts_with(&prefix))?;
+                return (i == path.len() - 1).then(|| item[prefix.len()..].to_string());
+            }
+        };
+    }
+    scalar(at)
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// One overlay's part in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    /// The leaf kustomization, relative to the repository.
+    pub overlay: String,
+    /// `Kind/rendered-name`.
+    pub object: String,
+    pub before: String,
+    pub after: String,
+    /// `change`, `already` (nothing to do) or `refused`.
+    pub status: &'static str,
+    /// The source file and line edited (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub targets: Vec<Target>,
+    #[serde(skip)]
+    pub changes: Vec<FileChange>,
+    /// Leaf kustomizations that failed to render (not harmonized).
+    pub failed: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// One combined unified diff of every edited source file.
+    pub fn diff(&self) -> String {
+        self.changes.iter().map(FileChange::diff).collect()
+    }
+
+    pub fn refused(&self) -> impl Iterator<Item = &Target> {
+        self.targets.iter().filter(|t| t.status == "refused")
+    }
+}
+
+/// Which leaves to consider: a folder name the path must contain (`--app`) and any of the
+/// environments (`--env`, repeatable).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub app: Option<String>,
+    pub envs: Vec<String>,
+}
+
+impl Filter {
+    fn matches(&self, rel: &Path) -> bool {
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        self.app.as_ref().is_none_or(|a| parts.contains(a))
+            && (self.envs.is_empty() || self.envs.iter().any(|e| parts.contains(e)))
+    }
+}
+
+/// A source line that sets the value.
+#[derive(Debug, Clone, PartialEq)]
+struct Hit {
+    file: PathBuf,
+    line: usize,
+    /// The line with the new value.
+    replaced: String,
+}
+
+/// Plans the edits that make every matching overlay render `spec.value`.
+pub async fn plan(
+    root: &Path,
+    spec: &SetSpec,
+    filter: &Filter,
+    timeout: Duration,
+) -> Result<Plan, String> {
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", root.display()))?;
+    let all = find_kustomizations(&root);
+    let inputs: BTreeMap<PathBuf, Vec<PathBuf>> =
+        all.iter().map(|k| (k.clone(), input_files(k))).collect();
+    // A leaf: no other kustomization reads its kustomization file.
+    let used: BTreeSet<PathBuf> = inputs
+        .iter()
+        .flat_map(|(k, files)| {
+            files
+                .iter()
+                .filter(move |f| f.parent() != Some(k.as_path()))
+                .cloned()
+        })
+        .collect();
+    let leaves: Vec<&PathBuf> = all
+        .iter()
+        .filter(|k| kustomization_file(k).is_none_or(|f| !used.contains(&f)))
+        .collect();
+    let mut plan = Plan::default();
+    // Render every leaf (in parallel) and find its matching objects.
+    let renders =
+        futures_util::future::join_all(leaves.iter().map(|k| crate::kustomize::render(k, timeout)))
+            .await;
+    struct Found<'a> {
+        leaf: &'a PathBuf,
+        object: String,
+        before: String,
+    }
+    let mut found: Vec<Found> = Vec::new();
+    for (leaf, rendered) in leaves.iter().zip(renders) {
+        let rel = rel_of(&root, leaf);
+        let objects = match rendered.and_then(|y| parse_objects(&y)) {
+            Ok(o) => o,
+            Err(e) => {
+                if filter.matches(Path::new(&rel)) {
+                    plan.failed.push((rel, e));
+                }
+                continue;
+            }
+        };
+        for object in &objects {
+            if let Some(before) = current(object, spec) {
+                found.push(Found {
+                    leaf,
+                    object: format!(
+                        "{}/{}",
+                        object["kind"].as_str().unwrap_or("?"),
+                        object["metadata"]["name"].as_str().unwrap_or("?")
+                    ),
+                    before,
+                });
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(format!(
+            "no overlay renders {}; check the kind, name and path (`agentops validate` lists what renders)",
+            describe(spec)
+        ));
+    }
+    // Every leaf rendering the object, targeted or not: to see who shares a base line.
+    let renders_it: BTreeSet<&PathBuf> = found.iter().map(|f| f.leaf).collect();
+    let mut edits: BTreeMap<PathBuf, BTreeMap<usize, String>> = BTreeMap::new();
+    let mut hits: Vec<(usize, Hit)> = Vec::new();
+    for f in &found {
+        let rel = rel_of(&root, f.leaf);
+        if !filter.matches(Path::new(&rel)) {
+            continue;
+        }
+        let mut target = Target {
+            overlay: rel,
+            object: f.object.clone(),
+            before: f.before.clone(),
+            after: spec.value.clone(),
+            status: "change",
+            file: None,
+            line: None,
+            reason: None,
+        };
+        if f.before == spec.value {
+            target.status = "already";
+            plan.targets.push(target);
+            continue;
+        }
+        match locate(f.leaf, &inputs[f.leaf], spec, &f.before) {
+            Ok(hit) => {
+                // A line outside the overlay may be read by overlays the filter leaves out.
+                let sharers: Vec<String> = renders_it
+                    .iter()
+                    .filter(|other| **other != f.leaf && inputs[**other].contains(&hit.file))
+                    .map(|other| rel_of(&root, other))
+                    .filter(|other| !filter.matches(Path::new(other)))
+                    .collect();
+                if !sharers.is_empty() {
+                    target.status = "refused";
+                    target.reason = Some(format!(
+                        "the value is set in {} line {}, which {} also build from; include them (--app/--env) or give this overlay its own patch",
+                        rel_of(&root, &hit.file),
+                        hit.line,
+                        sharers.join(", ")
+                    ));
+                } else {
+                    target.file = Some(rel_of(&root, &hit.file));
+                    target.line = Some(hit.line);
+                    hits.push((plan.targets.len(), hit));
+                }
+            }
+            Err(reason) => {
+                target.status = "refused";
+                target.reason = Some(reason);
+            }
+        }
+        plan.targets.push(target);
+    }
+    for (_, hit) in &hits {
+        edits
+            .entry(hit.file.clone())
+            .or_default()
+            .insert(hit.line, hit.replaced.clone());
+    }
+    for (file, lines) in edits {
+        let before =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut after = String::with_capacity(before.len() + 16);
+        for (n, line) in before.split_inclusive('\n').enumerate() {
+            match lines.get(&(n + 1)) {
+                Some(new) => {
+                    after.push_str(new);
+                    if line.ends_with("\r\n") {
+                        after.push_str("\r\n");
+                    } else if line.ends_with('\n') {
+                        after.push('\n');
+                    }
+                }
+                None => after.push_str(line),
+            }
+        }
+        plan.changes.push(FileChange {
+            rel: rel_of(&root, &file),
+            path: file,
+            before: Some(before),
+            after: Some(after),
+        });
+    }
+    Ok(plan)
+}
+
+fn rel_of(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn describe(spec: &SetSpec) -> String {
+    match &spec.target {
+        SetTarget::Field {
+            object_kind,
+            name,
+            path,
+        } => format!("{object_kind}/{name} with {}", dotted(path)),
+        SetTarget::Image { image } => format!("a container image {image}"),
+    }
+}
+
+/// The object's current value for `spec`, when it is the object `spec` names.
+fn current(object: &Value, spec: &SetSpec) -> Option<String> {
+    match &spec.target {
+        SetTarget::Field {
+            object_kind,
+            name,
+            path,
+        } => {
+            if object["kind"].as_str() != Some(object_kind.as_str()) {
+                return None;
+            }
+            let rendered = object["metadata"]["name"].as_str()?;
+            // kustomize's namePrefix/nameSuffix: `prometheus` is `prometheus-dev` in dev.
+            let same = rendered == name
+                || rendered.starts_with(&format!("{name}-"))
+                || rendered.ends_with(&format!("-{name}"));
+            if !same {
+                return None;
+            }
+            get(object, path)
+        }
+        SetTarget::Image { image } => {
+            let spec_at = if object["spec"]["jobTemplate"].is_object() {
+                &object["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            } else {
+                &object["spec"]["template"]["spec"]
+            };
+            ["containers", "initContainers"]
+                .iter()
+                .filter_map(|k| spec_at[*k].as_array())
+                .flatten()
+                .filter_map(|c| c["image"].as_str())
+                .find_map(|img| {
+                    let rest = img.strip_prefix(image.as_str())?;
+                    rest.strip_prefix(':').map(str::to_string)
+                })
+        }
+    }
+}
+
+/// What a matching source line looks like: the text of its value and, if known, its key.
+struct Needle {
+    old: String,
+    new: String,
+    /// Lines must have this key (or be a JSON-patch `value:` or a list item).
+    key: Option<String>,
+}
+
+fn needles(spec: &SetSpec, before: &str) -> Vec<Needle> {
+    match &spec.target {
+        SetTarget::Image { image } => vec![
+            Needle {
+                old: before.to_string(),
+                new: spec.value.clone(),
+                key: Some("newTag".into()),
+            },
+            Needle {
+                old: format!("{image}:{before}"),
+                new: format!("{image}:{}", spec.value),
+                key: Some("image".into()),
+            },
+        ],
+        SetTarget::Field { path, .. } => match path.last() {
+            Some(Seg::Flag(flag)) => vec![Needle {
+                old: format!("{flag}={before}"),
+                new: format!("{flag}={}", spec.value),
+                key: None,
+            }],
+            Some(Seg::Key(k)) => vec![Needle {
+                old: before.to_string(),
+                new: spec.value.clone(),
+                key: Some(k.clone()),
+            }],
+            _ => vec![Needle {
+                old: before.to_string(),
+                new: spec.value.clone(),
+                key: None,
+            }],
+        },
+    }
+}
+
+/// Finds the one line that sets the value: the overlay's own files first, then its bases
+/// (nearest first).
+fn locate(leaf: &Path, inputs: &[PathBuf], spec: &SetSpec, before: &str) -> Result<Hit, String> {
+    let mut files: Vec<&PathBuf> = inputs
+        .iter()
+        .filter(|f| {
+            f.extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                || f.file_name().is_some_and(|n| n == "Kustomization")
+        })
+        .collect();
+    // Own files, then by how far up the tree they are (bases of bases last).
+    files.sort_by_key(|f| (!f.starts_with(leaf), f.components().count()));
+    let needles = needles(spec, before);
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let mut matched: Vec<(usize, String)> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            for needle in &needles {
+                if let Some(new) = replace_value(line, needle) {
+                    matched.push((n + 1, new));
+                    break;
+                }
+            }
+        }
+        match matched.len() {
+            0 => continue,
+            1 => {
+                let (line, replaced) = matched.remove(0);
+                return Ok(Hit {
+                    file: file.clone(),
+                    line,
+                    replaced,
+                });
+            }
+            _ => {
+                return Err(format!(
+                    "{} sets `{}` on {} lines ({}); harmonize will not guess which",
+                    file.display(),
+                    needles[0].old,
+                    matched.len(),
+                    matched
+                        .iter()
+                        .map(|(n, _)| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "no file of the overlay or its bases sets `{}` as a value (it may be a default); add a patch to the overlay",
+        needles[0].old
+    ))
+}
+
+/// The line with `needle.old` replaced by `needle.new`, when the line's value is exactly
+/// `needle.old` (plain or quoted) and its key fits. Indentation, key, quotes and a trailing
+/// comment are kept.
+fn replace_value(line: &str, needle: &Needle) -> Option<String> {
+    let (code, comment) = split_comment(line);
+    let trimmed = code.trim_end();
+    let indent_len = trimmed.len() - trimmed.trim_start().len();
+    let mut body = &trimmed[indent_len..];
+    let mut prefix_len = indent_len;
+    let mut list_item = false;
+    if let Some(rest) = body.strip_prefix("- ") {
+        list_item = true;
+        prefix_len += 2;
+        body = rest;
+    }
+    let mut key = None;
+    if let Some(colon) = find_key_colon(body) {
+        key = Some(body[..colon].trim().trim_matches(['"', '\'']));
+        let after = &body[colon + 1..];
+        let spaces = after.len() - after.trim_start().len();
+        prefix_len += colon + 1 + spaces;
+        body = after.trim_start();
+    }
+    let key_fits = match (&needle.key, key) {
+        (_, Some("value")) => true,
+        (Some(k), Some(line_key)) => k == line_key,
+        (None, Some(_)) => false,
+        (_, None) => list_item,
+    };
+    if !key_fits || body.is_empty() {
+        return None;
+    }
+    let (quote, inner) = match body.chars().next() {
+        Some(q @ ('"' | '\'')) if body.len() >= 2 && body.ends_with(q) => {
+            (Some(q), &body[1..body.len() - 1])
+        }
+        _ => (None, body),
+    };
+    if inner != needle.old {
+        return None;
+    }
+    let value = match quote {
+        Some(q) => format!("{q}{}{q}", needle.new),
+        // A string that would read as another type unquoted gets quotes.
+        None if is_plain_string(&needle.old) && !is_plain_string(&needle.new) => {
+            format!("\"{}\"", needle.new)
+        }
+        None => needle.new.clone(),
+    };
+    Some(format!(
+        "{}{value}{}{comment}",
+        &line[..prefix_len],
+        &code[trimmed.len()..]
+    ))
+}
+
+/// True when YAML reads `text` unquoted as a string (not a number, bool or null).
+fn is_plain_string(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    !(text.parse::<f64>().is_ok()
+        || matches!(
+            lower.as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "~" | ""
+        )
+        || text.starts_with(['*', '&', '!', '{', '[', '>', '|', '%', '@', '`']))
+}
+
+/// The position of the `:` ending a mapping key (not one inside the value, like `a:b` images).
+fn find_key_colon(body: &str) -> Option<usize> {
+    let mut in_quote: Option<char> = None;
+    for (i, c) in body.char_indices() {
+        match (in_quote, c) {
+            (Some(q), c) if c == q => in_quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') if i == 0 => in_quote = Some(c),
+            (None, ':') => {
+                let next = body[i + 1..].chars().next();
+                if next.is_none_or(|n| n == ' ' || n == '\t') {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits a trailing ` # comment` off (not a `#` inside quotes).
+fn split_comment(line: &str) -> (&str, &str) {
+    let mut in_quote: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        match (in_quote, c) {
+            (Some(q), c) if c == q => in_quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => in_quote = Some(c),
+            (None, '#') if i == 0 || line[..i].ends_with([' ', '\t']) => {
+                return (&line[..i], &line[i..]);
+            }
+            _ => {}
+        }
+    }
+    (line, "")
+}
+
+/// Input of the `harmonize` tool.
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HarmonizeInput {
+    /// `KIND/NAME:PATH=VALUE` (e.g. `Deployment/web:spec.replicas=3`,
+    /// `Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=30d`,
+    /// `ConfigMap/app-config:data.LOG_LEVEL=info`) or `image:NAME=TAG`.
+    pub set: String,
+    /// Only overlays whose path has this folder (an app).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Only these environments (folder names in the overlay path).
+    #[serde(default)]
+    pub env: Vec<String>,
+}
+
+/// Sets one value across every overlay that renders it (see the module docs).
+pub struct HarmonizeTool;
+
+impl HarmonizeTool {
+    async fn planned(
+        input: HarmonizeInput,
+        root: PathBuf,
+        timeout: Duration,
+    ) -> Result<Plan, ToolOutput> {
+        let spec = SetSpec::parse(&input.set).map_err(|e| ToolOutput::error(e.to_string()))?;
+        let filter = Filter {
+            app: input.app,
+            envs: input.env,
+        };
+        plan(&root, &spec, &filter, timeout)
+            .await
+            .map_err(ToolOutput::error)
+    }
+}
+
+/// A person's (and the model's) view of a plan's targets.
+pub fn targets_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    for t in &plan.targets {
+        let where_ = match (&t.file, t.line) {
+            (Some(f), Some(l)) => format!("  {f}:{l}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{:<8} {}  {}  {} → {}{where_}\n",
+            t.status, t.overlay, t.object, t.before, t.after
+        ));
+        if let Some(r) = &t.reason {
+            out.push_str(&format!("         {r}\n"));
+        }
+    }
+    for (overlay, error) in &plan.failed {
+        out.push_str(&format!("failed   {overlay}: {error}\n"));
+    }
+    out
+}
+
+impl crate::tool::TypedTool for HarmonizeTool {
+    type Input = HarmonizeInput;
+    const NAME: &'static str = "harmonize";
+    const DESCRIPTION: &'static str = "Set one value across every overlay (environment) that renders it: a field (KIND/NAME:PATH=VALUE, list items by [name] or [--flag]), a replica count, a ConfigMap key, or an image tag (image:NAME=TAG). Finds the source line in each overlay (its patches first, then its bases) and edits just that line, keeping comments. Every affected overlay is re-rendered and gated; production changes need approval.";
+    const RISK: crate::tool::Risk = crate::tool::Risk::Write;
+
+    fn call(
+        &self,
+        input: HarmonizeInput,
+        ctx: &crate::tool::ToolContext,
+    ) -> futures_util::future::BoxFuture<'static, ToolOutput> {
+        // Only reached outside the gated runtime: show the plan, change nothing.
+        let (root, timeout) = (ctx.root.clone(), ctx.timeout.max(Duration::from_secs(60)));
+        Box::pin(async move {
+            match Self::planned(input, root, timeout).await {
+                Ok(p) => ToolOutput::ok(format!("{}{}", targets_text(&p), p.diff())),
+                Err(e) => e,
+            }
+        })
+    }
+
+    fn plan_async(
+        &self,
+        input: HarmonizeInput,
+        ctx: &crate::tool::ToolContext,
+    ) -> Option<crate::tool::ChangeFuture<'static>> {
+        let (root, timeout) = (ctx.root.clone(), ctx.timeout.max(Duration::from_secs(60)));
+        Some(Box::pin(async move {
+            let p = Self::planned(input, root, timeout).await?;
+            if p.refused().next().is_some() || !p.failed.is_empty() {
+                return Err(ToolOutput::error(format!(
+                    "nothing was changed: not every overlay can be harmonized\n{}",
+                    targets_text(&p)
+                )));
+            }
+            if p.changes.is_empty() {
+                return Err(ToolOutput::ok(format!(
+                    "nothing to do: every overlay already renders it\n{}",
+                    targets_text(&p)
+                )));
+            }
+            Ok(p.changes)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paths_images_and_refuses_immutable_fields() {
+        let s = SetSpec::parse(
+            "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=30d",
+        )
+        .unwrap();
+        let SetTarget::Field { path, .. } = &s.target else {
+            panic!()
+        };
+        assert_eq!(
+            path[4],
+            Seg::Select {
+                field: "name".into(),
+                value: "prometheus".into()
+            }
+        );
+        assert_eq!(path[6], Seg::Flag("--storage.tsdb.retention.time".into()));
+        assert_eq!(s.value, "30d");
+        let s = SetSpec::parse("image:registry.example.com/web=1.10.0").unwrap();
+        assert_eq!(
+            s.target,
+            SetTarget::Image {
+                image: "registry.example.com/web".into()
+            }
+        );
+        assert!(matches!(
+            SetSpec::parse("Deployment/web:spec.selector.matchLabels.app=x"),
+            Err(SetError::Immutable { .. })
+        ));
+        assert!(matches!(
+            SetSpec::parse("spec.replicas=3"),
+            Err(SetError::Syntax(_))
+        ));
+        let s = SetSpec::parse(
+            "Deployment/web:spec.template.spec.containers[0].env[name=MODE].value=fast",
+        )
+        .unwrap();
+        let SetTarget::Field { path, .. } = &s.target else {
+            panic!()
+        };
+        assert_eq!(path[4], Seg::Index(0));
+        assert_eq!(
+            path[6],
+            Seg::Select {
+                field: "name".into(),
+                value: "MODE".into()
+            }
+        );
+    }
+
+    #[test]
+    fn replaces_only_the_value_keeping_quotes_comments_and_key() {
+        let n = |old: &str, new: &str, key: Option<&str>| Needle {
+            old: old.into(),
+            new: new.into(),
+            key: key.map(str::to_string),
+        };
+        assert_eq!(
+            replace_value(
+                "  replicas: 4 # prod capacity",
+                &n("4", "6", Some("replicas"))
+            )
+            .as_deref(),
+            Some("  replicas: 6 # prod capacity")
+        );
+        assert_eq!(
+            replace_value(
+                "  value: --storage.tsdb.retention.time=15d",
+                &n(
+                    "--storage.tsdb.retention.time=15d",
+                    "--storage.tsdb.retention.time=30d",
+                    None
+                )
+            )
+            .as_deref(),
+            Some("  value: --storage.tsdb.retention.time=30d")
+        );
+        assert_eq!(
+            replace_value(
+                r#"      version: ">=1.0.0""#,
+                &n(">=1.0.0", ">=1.2.0", Some("version"))
+            )
+            .as_deref(),
+            Some(r#"      version: ">=1.2.0""#)
+        );
+        // A string that would read as a number gets quotes.
+        assert_eq!(
+            replace_value("  tag: v1", &n("v1", "2.0", Some("tag"))).as_deref(),
+            Some("  tag: \"2.0\"")
+        );
+        // Another key with the same value is not it.
+        assert_eq!(
+            replace_value("  minReplicas: 4", &n("4", "6", Some("replicas"))),
+            None
+        );
+        assert_eq!(
+            replace_value(
+                "    - --storage.tsdb.retention.time=15d",
+                &n(
+                    "--storage.tsdb.retention.time=15d",
+                    "--storage.tsdb.retention.time=30d",
+                    None
+                )
+            )
+            .as_deref(),
+            Some("    - --storage.tsdb.retention.time=30d")
+        );
+        assert_eq!(
+            replace_value(
+                "        image: registry/web:1.0 # pinned",
+                &n("registry/web:1.0", "registry/web:1.1", Some("image"))
+            )
+            .as_deref(),
+            Some("        image: registry/web:1.1 # pinned")
+        );
+    }
+}

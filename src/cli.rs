@@ -47,6 +47,9 @@ pub enum Command {
     /// output, or `--context CTX`): changed fields with who changed them, objects missing in
     /// the cluster, objects not in Git. Exit 1 when anything drifted.
     Drift(DriftArgs),
+    /// Scaffold an app from a template: base, an overlay per environment and an Argo CD
+    /// Application per environment, through the gates (high-risk files need approval).
+    Create(CreateArgs),
     /// Set one value across every overlay that renders it, editing the line that sets it in
     /// each (comments kept), through the gates; production changes need approval.
     Harmonize(HarmonizeArgs),
@@ -84,6 +87,45 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The app's name (a folder `apps/APP/`).
+    #[arg(required_unless_present = "list_templates")]
+    pub app: Option<String>,
+    /// The base namespace; each overlay uses NAMESPACE-ENV.
+    #[arg(long, required_unless_present = "list_templates")]
+    pub namespace: Option<String>,
+    /// The container image (default: the template's).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Environments, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "dev,staging,prod")]
+    pub envs: Vec<String>,
+    /// A template of the repository's templates/ folder or a builtin one.
+    #[arg(long, default_value = "web-service")]
+    pub template: String,
+    /// A label every object gets (repeat): `team=payments`.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// The container port (default: the template's).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// List the templates and exit.
+    #[arg(long)]
+    pub list_templates: bool,
+    /// Show the files and what the gates say without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DriftFormat,
+    /// Approve high-risk files that match (as for `run`): `kind=NetworkPolicy`, `env=prod`.
+    #[arg(long, value_name = "RULE")]
+    pub approve: Vec<String>,
+    /// A TOML file of `[[approve]]` and `[[deny]]` rules.
+    #[arg(long, value_name = "FILE")]
+    pub approval_policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,28 +4,16 @@
 
 use crate::cli::{DriftFormat, HarmonizeArgs};
 use crate::exit::{CliResult, ExitCode, Failure};
+use crate::gated::Gated;
 use crate::output::{print, print_json};
 use agentops_runtime::Workspace;
-use agentops_runtime::approval::{
-    ApprovalDecision, ApprovalPolicy, ApprovalRequest, ApprovalRule, Approver, PromptApprover,
-};
-use agentops_runtime::review::ChangeGate;
 use agentops_tools::harmonize::{Filter, SetSpec, plan, targets_text};
 use serde_json::json;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
     let spec = SetSpec::parse(&args.set).map_err(Failure::usage)?;
-    let mut policy = ApprovalPolicy::default();
-    if let Some(file) = &args.approval_policy {
-        policy.load_file(file).map_err(Failure::usage)?;
-    }
-    for rule in &args.approve {
-        policy
-            .approve
-            .push(ApprovalRule::parse(rule).map_err(Failure::usage)?);
-    }
+    let policy = crate::gated::approval_policy(args.approval_policy.as_deref(), &args.approve)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,99 +61,68 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
             }
             return Ok(ExitCode::Success);
         }
-        let cache = ws.home.as_ref().map(|h| h.join(".cache/agentops/render"));
-        let gate = ChangeGate::new(ws.root.clone(), ws.config.policy.clone(), cache, timeout);
-        let review = gate
-            .review(&planned.changes)
-            .await
-            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+        let input = json!({"set": spec.text, "app": args.app, "env": args.env});
+        let (gated, review) = crate::gated::gate_and_write(
+            ws,
+            &planned.changes,
+            ("harmonize", &input),
+            policy,
+            args.dry_run,
+            !json_out,
+            |review| {
+                // The edit must make each overlay render the new value: the rendered diff says so.
+                planned
+                    .targets
+                    .iter()
+                    .filter(|t| t.status == "change")
+                    .filter(|t| {
+                        !review.units.iter().any(|u| {
+                            u.path == t.overlay
+                                && u.diff
+                                    .lines()
+                                    .any(|l| l.starts_with('+') && l.contains(&t.after))
+                        })
+                    })
+                    .map(|t| format!("the edit did not change what {} renders", t.overlay))
+                    .collect()
+            },
+        )
+        .await?;
         say(&planned.diff());
         say(&review.summary());
-        // The edit must make each overlay render the new value: the rendered diff says so.
-        let unverified: Vec<String> = planned
-            .targets
-            .iter()
-            .filter(|t| t.status == "change")
-            .filter(|t| {
-                !review.units.iter().any(|u| {
-                    u.path == t.overlay
-                        && u.diff
-                            .lines()
-                            .any(|l| l.starts_with('+') && l.contains(&t.after))
-                })
-            })
-            .map(|t| t.overlay.clone())
-            .collect();
-        if !review.passed() || !unverified.is_empty() {
-            if !unverified.is_empty() {
-                eprintln!(
-                    "agentops: the edit did not change what {} render; nothing written",
-                    unverified.join(", ")
-                );
-            }
-            if json_out {
-                print_json(&report("rejected", Some(&review), json!({"unverified": unverified})))?;
-            }
-            return Ok(ExitCode::Findings);
-        }
-        if args.dry_run {
-            if json_out {
-                print_json(&report("dry_run", Some(&review), json!(null)))?;
-            } else {
-                say("dry run: nothing written\n");
-            }
-            return Ok(ExitCode::Success);
-        }
-        if review.level() == agentops_runtime::risk::Level::High {
-            let request = ApprovalRequest::new(
-                "harmonize",
-                "harmonize",
-                &json!({"set": spec.text, "app": args.app, "env": args.env}),
-                &review,
-            );
-            let person = !json_out && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-            let decision = if person {
-                PromptApprover::new(
-                    policy,
-                    Box::new(std::io::BufReader::new(std::io::stdin())),
-                    crate::repl::diff_writer(std::env::var_os("NO_COLOR").is_none()),
-                )
-                .decide(&request)
-                .await
-            } else {
-                policy.decide(&request).await
-            };
-            match decision {
-                ApprovalDecision::Granted { by } => say(&format!("approved by {by}\n")),
-                other => {
-                    let outcome = if matches!(other, ApprovalDecision::Denied { .. }) {
-                        "denied"
-                    } else {
-                        "approval_required"
-                    };
-                    if json_out {
-                        print_json(&report(outcome, Some(&review), json!({"approval": request})))?;
-                    }
-                    eprintln!(
-                        "agentops: nothing written: high-risk change {} ({}); approve with --approve id={} or a rule such as --approve env=prod",
-                        request.id,
-                        outcome.replace('_', " "),
-                        request.id
-                    );
-                    return Ok(ExitCode::Denied);
+        let code = match &gated {
+            Gated::Rejected(problems) => {
+                for p in problems {
+                    eprintln!("agentops: {p}");
                 }
+                eprintln!("agentops: nothing written: a gate failed");
+                ExitCode::Findings
             }
-        }
-        for change in &planned.changes {
-            change
-                .apply()
-                .map_err(|e| Failure::findings(anyhow::anyhow!(e)))?;
-        }
+            Gated::DryRun => {
+                say("dry run: nothing written\n");
+                ExitCode::Success
+            }
+            Gated::ApprovalRequired(request) | Gated::Denied(request) => {
+                eprintln!(
+                    "agentops: nothing written: high-risk change {} ({}); approve with --approve id={} or a rule such as --approve env=prod",
+                    request.id,
+                    gated.outcome().replace('_', " "),
+                    request.id
+                );
+                ExitCode::Denied
+            }
+            Gated::Written => {
+                say(&format!("wrote {} file(s)\n", planned.changes.len()));
+                ExitCode::Success
+            }
+        };
         if json_out {
-            print_json(&report("written", Some(&review), json!(null)))?;
-        } else {
-            say(&format!("wrote {} file(s)\n", planned.changes.len()));
+            let approval = match &gated {
+                Gated::ApprovalRequired(r) | Gated::Denied(r) => json!(r),
+                _ => json!(null),
+            };
+            print_json(&report(gated.outcome(), Some(&review), json!({"approval": approval})))?;
         }
-        Ok(ExitCode::Success)
+        Ok(code)
     })
 }

@@ -6,7 +6,7 @@ use crate::exit::{CliResult, ExitCode, Failure};
 use agentops_agents::AgentDefinition;
 use agentops_agents::tools::{ToolSpec, parse_tool_list};
 use agentops_commands::{Arguments, Route, route};
-use agentops_runtime::approval::{ApprovalDecision, ApprovalPolicy, ApprovalRule};
+use agentops_runtime::approval::ApprovalDecision;
 use agentops_runtime::config::ProviderKind;
 use agentops_runtime::providers::{self, ResolvedProvider};
 use agentops_runtime::review::ChangeGate;
@@ -294,15 +294,7 @@ pub(crate) fn engine(
     engine
         .tools
         .register(std::sync::Arc::new(agentops_runtime::drift::DriftTool));
-    let mut approvals = ApprovalPolicy::default();
-    if let Some(file) = &args.approval_policy {
-        approvals.load_file(file).map_err(Failure::usage)?;
-    }
-    for rule in &args.approve {
-        approvals
-            .approve
-            .push(ApprovalRule::parse(rule).map_err(Failure::usage)?);
-    }
+    let approvals = crate::gated::approval_policy(args.approval_policy.as_deref(), &args.approve)?;
     // A person at a terminal is asked about what the rules leave open; anything else (CI,
     // pipes, json output) is decided by the rules alone.
     engine.approver = if asks_a_person(args) {

@@ -31,9 +31,9 @@ pub fn run(args: &ValidateArgs, ws: &Workspace) -> CliResult {
         .build()
         .map_err(Failure::usage)?;
     let report = runtime.block_on(validate(&root, &ws.config.policy, &options));
-    if report.overlays.is_empty() {
+    if report.overlays.is_empty() && report.manifests.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
-            "no kustomization found under {}{}",
+            "no kustomization or manifest found under {}{}",
             root.display(),
             if args.app.is_some() || args.env.is_some() {
                 " matching --app/--env"

@@ -4,6 +4,7 @@
 mod cli;
 mod cmd_agents;
 mod cmd_commands;
+mod cmd_create;
 mod cmd_drift;
 mod cmd_harmonize;
 mod cmd_lint;
@@ -11,6 +12,7 @@ mod cmd_run;
 mod cmd_sessions;
 mod cmd_validate;
 mod exit;
+mod gated;
 mod output;
 mod repl;
 mod validate_formats;
@@ -71,6 +73,7 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Run(args) => cmd_run::run(&args, open, cli.verbose, sessions.as_deref()),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
         Command::Drift(args) => cmd_drift::run(&args, &open()?),
+        Command::Create(args) => cmd_create::run(&args, &open()?),
         Command::Harmonize(args) => cmd_harmonize::run(&args, &open()?),
         Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),
     }

@@ -5,6 +5,7 @@
 
 pub mod argocd;
 pub mod bash;
+pub mod create;
 pub mod edit;
 pub mod files;
 pub mod git;

@@ -115,17 +115,8 @@ pub struct CreateArgs {
     /// List the templates and exit.
     #[arg(long)]
     pub list_templates: bool,
-    /// Show the files and what the gates say without writing.
-    #[arg(long)]
-    pub dry_run: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: DriftFormat,
-    /// Approve high-risk files that match (as for `run`): `kind=NetworkPolicy`, `env=prod`.
-    #[arg(long, value_name = "RULE")]
-    pub approve: Vec<String>,
-    /// A TOML file of `[[approve]]` and `[[deny]]` rules.
-    #[arg(long, value_name = "FILE")]
-    pub approval_policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateFlags,
 }
 
 #[derive(Debug, Args)]
@@ -140,12 +131,20 @@ pub struct HarmonizeArgs {
     /// Only these environments (repeat, or comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub env: Vec<String>,
-    /// Show what would change (and what the gates say) without writing.
+    #[command(flatten)]
+    pub gate: GateFlags,
+}
+
+/// How a deterministic change is gated: dry run, output, approvals.
+#[derive(Debug, Args)]
+pub struct GateFlags {
+    /// Show what would change and what the gates say, without writing.
     #[arg(long)]
     pub dry_run: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: DriftFormat,
-    /// Approve high-risk changes that match (as for `run`): `env=prod`, `id=apr-…`.
+    /// Approve high-risk changes that match (as for `run`): `kind=NetworkPolicy`, `env=prod`,
+    /// `id=apr-…`.
     #[arg(long, value_name = "RULE")]
     pub approve: Vec<String>,
     /// A TOML file of `[[approve]]` and `[[deny]]` rules.

@@ -20,7 +20,7 @@ pub(crate) fn settings(ws: &Workspace) -> CreateSettings {
 
 pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
     let settings = settings(ws);
-    let json_out = args.format == DriftFormat::Json;
+    let json_out = args.gate.format == DriftFormat::Json;
     if args.list_templates {
         let all = templates(&settings.templates_dir);
         if json_out {
@@ -69,7 +69,7 @@ pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
     };
     let planned =
         plan(&ws.root, &input, &settings).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let policy = approval_policy(args.approval_policy.as_deref(), &args.approve)?;
+    let policy = approval_policy(args.gate.approval_policy.as_deref(), &args.gate.approve)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -80,7 +80,7 @@ pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
         &planned.changes,
         ("create_app", &tool_input),
         policy,
-        args.dry_run,
+        args.gate.dry_run,
         !json_out,
         |_| Vec::new(),
     ))?;

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
     let spec = SetSpec::parse(&args.set).map_err(Failure::usage)?;
-    let policy = crate::gated::approval_policy(args.approval_policy.as_deref(), &args.approve)?;
+    let policy =
+        crate::gated::approval_policy(args.gate.approval_policy.as_deref(), &args.gate.approve)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,7 +28,7 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
         let planned = plan(&ws.root, &spec, &filter, timeout)
             .await
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-        let json_out = args.format == DriftFormat::Json;
+        let json_out = args.gate.format == DriftFormat::Json;
         let report = |outcome: &str, gates: Option<&agentops_runtime::review::Review>, extra: serde_json::Value| {
             json!({
                 "set": spec.text,
@@ -67,7 +68,7 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
             &planned.changes,
             ("harmonize", &input),
             policy,
-            args.dry_run,
+            args.gate.dry_run,
             !json_out,
             |review| {
                 // The edit must make each overlay render the new value: the rendered diff says so.

@@ -47,6 +47,10 @@ pub enum Command {
     /// output, or `--context CTX`): changed fields with who changed them, objects missing in
     /// the cluster, objects not in Git. Exit 1 when anything drifted.
     Drift(DriftArgs),
+    /// Write the platform pack into this repository: agents and commands in .claude/, the
+    /// app templates in templates/, and an agentops.toml. Never overwrites a file without
+    /// asking (or --force).
+    Init(InitArgs),
     /// Scaffold an app from a template: base, an overlay per environment and an Argo CD
     /// Application per environment, through the gates (high-risk files need approval).
     Create(CreateArgs),
@@ -87,6 +91,15 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite files that differ from the pack's (default: keep yours, or ask at a terminal).
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

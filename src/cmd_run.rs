@@ -73,6 +73,8 @@ pub(crate) struct Plan {
     pub allowed: Vec<ToolSpec>,
     /// The command's frontmatter `hooks`, active while it runs.
     pub hooks: Option<agentops_agents::hooks::Hooks>,
+    /// The slash command the input ran, if any (kept in the session for resume).
+    pub command: Option<String>,
 }
 
 /// The session a run goes on with (`--continue`, `--resume`).
@@ -113,6 +115,18 @@ fn plan(args: &RunArgs, ws: &Workspace, previous: Option<&Previous>) -> Result<P
         args.model.as_deref(),
     )?;
     plan.model = plan.model.or(resumed_model);
+    // The command a session was started with keeps its allow rules and hooks on resume.
+    if let Some(p) = previous
+        && plan.command.is_none()
+        && let Some(name) = field(&p.log, "command")
+    {
+        let commands = ws.commands();
+        if let Some(cmd) = commands.items.iter().find(|c| c.name == name) {
+            plan.allowed = cmd.allowed_tools.clone().unwrap_or_default();
+            plan.hooks = cmd.hooks.clone();
+            plan.command = Some(cmd.name.clone());
+        }
+    }
     // The permission mode the session ran under is part of what it resumes.
     if let Some(p) = previous
         && args.agent.is_none()
@@ -144,6 +158,7 @@ pub(crate) fn route_input(
         })
     };
     let mut hooks = None;
+    let mut command = None;
     let (agent_name, prompt, model, allowed) = match route(input) {
         Route::Command { name, args: raw } => {
             let commands = ws.commands();
@@ -162,6 +177,7 @@ pub(crate) fn route_input(
                 .unwrap_or(MAIN_AGENT)
                 .to_string();
             hooks = cmd.hooks.clone();
+            command = Some(cmd.name.clone());
             (
                 agent,
                 expansion.prompt,
@@ -183,6 +199,7 @@ pub(crate) fn route_input(
         model: model_flag.map(str::to_string).or(model),
         allowed,
         hooks,
+        command,
     })
 }
 
@@ -294,6 +311,11 @@ pub(crate) fn engine(
     engine
         .tools
         .register(std::sync::Arc::new(agentops_runtime::drift::DriftTool));
+    engine
+        .tools
+        .register(std::sync::Arc::new(agentops_tools::create::CreateTool {
+            settings: crate::cmd_create::settings(ws),
+        }));
     let approvals = crate::gated::approval_policy(args.approval_policy.as_deref(), &args.approve)?;
     // A person at a terminal is asked about what the rules leave open; anything else (CI,
     // pipes, json output) is decided by the rules alone.
@@ -726,6 +748,7 @@ fn open_session(
         "model": plan.model.clone().unwrap_or_else(|| provider.model.clone()),
         "provider": provider.name,
         "permission_mode": plan.agent.permission_mode,
+        "command": plan.command,
         "prompt": prompt,
     });
     let Value::Object(fields) = fields else {

@@ -7,6 +7,7 @@ mod cmd_commands;
 mod cmd_create;
 mod cmd_drift;
 mod cmd_harmonize;
+mod cmd_init;
 mod cmd_lint;
 mod cmd_run;
 mod cmd_sessions;
@@ -73,6 +74,7 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Run(args) => cmd_run::run(&args, open, cli.verbose, sessions.as_deref()),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
         Command::Drift(args) => cmd_drift::run(&args, &open()?),
+        Command::Init(args) => cmd_init::run(&args, &open()?),
         Command::Create(args) => cmd_create::run(&args, &open()?),
         Command::Harmonize(args) => cmd_harmonize::run(&args, &open()?),
         Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),

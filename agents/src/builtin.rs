@@ -3,10 +3,24 @@
 use crate::definition::{AgentDefinition, Origin, Source};
 
 /// `(file name, text)` of each builtin agent.
-pub const BUILTIN_AGENTS: &[(&str, &str)] = &[(
-    "general-purpose.md",
-    include_str!("../builtin/general-purpose.md"),
-)];
+pub const BUILTIN_AGENTS: &[(&str, &str)] = &[
+    (
+        "general-purpose.md",
+        include_str!("../builtin/general-purpose.md"),
+    ),
+    (
+        "infrastructure-create.md",
+        include_str!("../builtin/infrastructure-create.md"),
+    ),
+    (
+        "infrastructure-harmonize.md",
+        include_str!("../builtin/infrastructure-harmonize.md"),
+    ),
+    (
+        "infrastructure-drift.md",
+        include_str!("../builtin/infrastructure-drift.md"),
+    ),
+];
 
 /// Parses the builtin agents. A builtin that fails to parse is a bug caught by the crate's
 /// tests, so it is skipped here rather than crashing a user's run.

@@ -37,7 +37,7 @@ pub const AGENTOPS_TOOLS: &[&str] = &[
     "argocd_app_diff",
     "argocd_app_get",
     "argocd_app_sync",
-    "create",
+    "create_app",
     "drift",
     "git_blame",
     "git_commit",

@@ -4,8 +4,29 @@ use crate::definition::CommandDefinition;
 use agentops_agents::{Origin, Source};
 
 /// `(file name, text)` of each builtin command.
-pub const BUILTIN_COMMANDS: &[(&str, &str)] =
-    &[("explain.md", include_str!("../builtin/explain.md"))];
+pub const BUILTIN_COMMANDS: &[(&str, &str)] = &[
+    ("explain.md", include_str!("../builtin/explain.md")),
+    (
+        "infrastructure-create.md",
+        include_str!("../builtin/infrastructure-create.md"),
+    ),
+    (
+        "infrastructure-harmonize.md",
+        include_str!("../builtin/infrastructure-harmonize.md"),
+    ),
+    (
+        "infrastructure-drift.md",
+        include_str!("../builtin/infrastructure-drift.md"),
+    ),
+    (
+        "validate-infra.md",
+        include_str!("../builtin/validate-infra.md"),
+    ),
+    (
+        "deploy-infra.md",
+        include_str!("../builtin/deploy-infra.md"),
+    ),
+];
 
 /// Parses the builtin commands (a builtin that fails to parse is caught by the tests).
 pub fn commands() -> Vec<CommandDefinition> {

@@ -117,6 +117,11 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The builtin templates' files: (template, path, content), for `agentops init`.
+pub fn builtin_files() -> &'static [(&'static str, &'static str, &'static str)] {
+    BUILTIN
+}
+
 /// The template used when none is named.
 pub const DEFAULT_TEMPLATE: &str = "web-service";
 

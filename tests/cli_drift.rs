@@ -189,6 +189,21 @@ fn identical_live_state_has_no_drift_and_edits_are_reported_with_their_managers(
             || shown.contains("by kubectl-edit (Update 2026-11-25T22:14:03Z)"),
         "{shown}"
     );
+
+    // The Application that deploys the overlay tells Argo CD what to ignore; drift honours it:
+    // replicas by JSON pointer (an HPA owns them), the label by its manager.
+    let app = sb.repo().join("argocd/nonprod/prometheus-dev.yaml");
+    let mut text = std::fs::read_to_string(&app).unwrap();
+    text.push_str(
+        "  ignoreDifferences:\n    - group: apps\n      kind: Deployment\n      jsonPointers:\n        - /spec/replicas\n    - group: \"\"\n      kind: Service\n      managedFieldsManagers:\n        - kubectl-label\n",
+    );
+    std::fs::write(&app, text).unwrap();
+    let out = sb.run(&args);
+    let r = json(&out);
+    assert_eq!(r["summary"]["ignored"], 2, "{r:#}");
+    assert_eq!(r["summary"]["drifted"], 1, "only the missing ConfigMap is left: {r:#}");
+    assert_eq!(r["overlays"][0]["drift"][0]["status"], "missing_in_cluster");
+    assert_eq!(out.status.code(), Some(1));
 }
 
 /// `--context`: the live objects come from a cluster (the **fake** API server of

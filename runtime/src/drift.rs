@@ -72,6 +72,8 @@ pub struct DriftSummary {
     pub objects: usize,
     pub drifted: usize,
     pub failed: usize,
+    /// Drifted fields left out by an Application's `ignoreDifferences`.
+    pub ignored: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +81,8 @@ pub struct DriftReport {
     pub overlays: Vec<OverlayDrift>,
     pub summary: DriftSummary,
     pub note: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub const ATTRIBUTION_NOTE: &str = "managers are the client names the API server recorded (kubectl-edit, argocd-controller, helm); who ran them, and from where, is not recorded in the object — the cluster's audit log has that";
@@ -161,9 +165,20 @@ impl DriftReport {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "{} overlay(s), {} objects, {} drifted, {} failed to render",
-            s.overlays, s.objects, s.drifted, s.failed
+            "{} overlay(s), {} objects, {} drifted, {} failed to render{}",
+            s.overlays,
+            s.objects,
+            s.drifted,
+            s.failed,
+            if s.ignored > 0 {
+                format!(", {} field(s) ignored by ignoreDifferences", s.ignored)
+            } else {
+                String::new()
+            }
         );
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
         let _ = writeln!(out, "note: {}", self.note);
         out
     }
@@ -393,6 +408,124 @@ fn targets(root: &Path, options: &DriftOptions) -> Vec<PathBuf> {
         .collect()
 }
 
+/// One `ignoreDifferences` entry of the Argo CD Application that deploys an overlay.
+#[derive(Debug, Clone, PartialEq)]
+struct IgnoreRule {
+    group: String,
+    kind: String,
+    name: Option<String>,
+    namespace: Option<String>,
+    /// Field paths (`*` matches any list index).
+    paths: Vec<Vec<String>>,
+    managers: Vec<String>,
+}
+
+impl IgnoreRule {
+    fn from_value(v: &Value, warnings: &mut Vec<String>, app: &str) -> Self {
+        let strings = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut paths: Vec<Vec<String>> = strings("jsonPointers")
+            .iter()
+            .map(|p| {
+                p.trim_start_matches('/')
+                    .split('/')
+                    .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                    .collect()
+            })
+            .collect();
+        for jq in strings("jqPathExpressions") {
+            // Simple paths only: `.spec.replicas`, `.spec.template.spec.containers[].image`.
+            let simple = jq.starts_with('.')
+                && jq[1..]
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '[' | ']'));
+            if simple {
+                paths.push(
+                    jq[1..]
+                        .split('.')
+                        .flat_map(|part| match part.strip_suffix("[]") {
+                            Some(key) => vec![key.to_string(), "*".to_string()],
+                            None => vec![part.to_string()],
+                        })
+                        .collect(),
+                );
+            } else {
+                warnings.push(format!(
+                    "{app}: jqPathExpression `{jq}` is not a simple path; it is not applied (use jsonPointers)"
+                ));
+            }
+        }
+        Self {
+            group: v["group"].as_str().unwrap_or("").to_string(),
+            kind: v["kind"].as_str().unwrap_or("").to_string(),
+            name: v["name"].as_str().map(str::to_string),
+            namespace: v["namespace"].as_str().map(str::to_string),
+            paths,
+            managers: strings("managedFieldsManagers"),
+        }
+    }
+
+    fn applies_to(&self, obj: &Value) -> bool {
+        let api = obj["apiVersion"].as_str().unwrap_or("");
+        let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+        (self.kind.is_empty() || self.kind == "*" || obj["kind"].as_str() == Some(&self.kind))
+            && (self.group == "*" || self.group == group)
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|n| obj["metadata"]["name"].as_str() == Some(n))
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n))
+    }
+
+    fn ignores(&self, path: &[String], managers: &[Manager]) -> bool {
+        let under = |rule: &Vec<String>| {
+            rule.len() <= path.len() && rule.iter().zip(path).all(|(r, p)| r == "*" || r == p)
+        };
+        self.paths.iter().any(under)
+            || (!managers.is_empty()
+                && managers
+                    .iter()
+                    .all(|m| self.managers.iter().any(|x| *x == m.manager)))
+    }
+}
+
+/// The `ignoreDifferences` of the Applications in the repository, by the overlay path they
+/// deploy (`spec.source.path`, or each of `spec.sources[].path`).
+fn ignore_rules(root: &Path, warnings: &mut Vec<String>) -> BTreeMap<String, Vec<IgnoreRule>> {
+    let mut out: BTreeMap<String, Vec<IgnoreRule>> = BTreeMap::new();
+    for (_, app) in agentops_tools::argocd::applications_in(root) {
+        let spec = &app["spec"];
+        let Some(list) = spec["ignoreDifferences"].as_array() else {
+            continue;
+        };
+        let name = app["metadata"]["name"].as_str().unwrap_or("?").to_string();
+        let rules: Vec<IgnoreRule> = list
+            .iter()
+            .map(|v| IgnoreRule::from_value(v, warnings, &name))
+            .collect();
+        let mut paths: Vec<&str> = spec["source"]["path"].as_str().into_iter().collect();
+        if let Some(sources) = spec["sources"].as_array() {
+            paths.extend(sources.iter().filter_map(|s| s["path"].as_str()));
+        }
+        for p in paths {
+            out.entry(p.trim_end_matches('/').trim_start_matches("./").to_string())
+                .or_default()
+                .extend(rules.iter().cloned());
+        }
+    }
+    out
+}
+
 /// Renders each target overlay and compares it with `live`.
 pub async fn drift(
     root: &Path,
@@ -424,10 +557,13 @@ pub async fn drift(
         .iter()
         .filter_map(|o| identity(o).map(|id| (id, o)))
         .collect();
+    let mut warnings = Vec::new();
+    let ignores = ignore_rules(root, &mut warnings);
     let mut report = DriftReport {
         overlays: Vec::new(),
         summary: DriftSummary::default(),
         note: ATTRIBUTION_NOTE,
+        warnings,
     };
     for (dir, rendered) in dirs.iter().zip(rendered) {
         let path = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
@@ -472,6 +608,14 @@ pub async fn drift(
                 &mut Vec::new(),
                 &mut fields,
             );
+            // What the Application deploying this overlay tells Argo CD to ignore.
+            let rules: Vec<&IgnoreRule> = ignores
+                .get(&path)
+                .map(|r| r.iter().filter(|r| r.applies_to(git)).collect())
+                .unwrap_or_default();
+            let before = fields.len();
+            fields.retain(|(p, _, _)| !rules.iter().any(|r| r.ignores(p, &managers_of(live, p))));
+            report.summary.ignored += before - fields.len();
             if fields.is_empty() {
                 continue;
             }

@@ -359,3 +359,43 @@ impl TypedTool for ArgoAppSyncTool {
         }))
     }
 }
+/// Every Argo CD `Application` in the repository's YAML files, with the file it is in
+/// (skips [`crate::kustomize::SKIP_DIRS`]; files that do not parse are passed over).
+pub fn applications_in(root: &std::path::Path) -> Vec<(std::path::PathBuf, Value)> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !crate::kustomize::SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml")
+        })
+    {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if !text.contains("kind: Application") {
+            continue;
+        }
+        let Ok(objects) = crate::kustomize::parse_objects(&text) else {
+            continue;
+        };
+        for o in objects {
+            if o["kind"] == "Application"
+                && o["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("argoproj.io/"))
+            {
+                out.push((entry.path().to_path_buf(), o));
+            }
+        }
+    }
+    out
+}

@@ -271,74 +271,42 @@ impl Conventions {
             clusters: BTreeMap::new(),
         };
         let mut found_any = false;
-        for entry in walkdir::WalkDir::new(root)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                e.depth() == 0
-                    || !crate::kustomize::SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
-            })
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .filter(|e| {
-                e.path()
-                    .extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml")
-            })
-        {
-            let Ok(text) = std::fs::read_to_string(entry.path()) else {
-                continue;
-            };
-            if !text.contains("kind: Application") {
-                continue;
+        for (file, app) in crate::argocd::applications_in(root) {
+            let spec = &app["spec"];
+            if !found_any {
+                found_any = true;
+                let s = |v: &Value, d: &str| v.as_str().unwrap_or(d).to_string();
+                c.repo_url = s(&spec["source"]["repoURL"], "");
+                c.revision = s(&spec["source"]["targetRevision"], "main");
+                c.project = s(&spec["project"], "default");
+                // `argocd/<cluster>/app.yaml`: the folder above the cluster's.
+                if let Some(cluster_dir) = file.parent()
+                    && let Some(dir) = cluster_dir.parent()
+                    && let Ok(rel) = dir.strip_prefix(root)
+                {
+                    c.argocd_dir = rel.display().to_string();
+                }
             }
-            let Ok(objects) = crate::kustomize::parse_objects(&text) else {
-                continue;
-            };
-            for app in objects.iter().filter(|o| {
-                o["kind"] == "Application"
-                    && o["apiVersion"]
+            let labels = &app["metadata"]["labels"];
+            let env = labels["environment"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| {
+                    spec["source"]["path"]
                         .as_str()
-                        .is_some_and(|v| v.starts_with("argoproj.io/"))
-            }) {
-                let spec = &app["spec"];
-                if !found_any {
-                    found_any = true;
-                    let s = |v: &Value, d: &str| v.as_str().unwrap_or(d).to_string();
-                    c.repo_url = s(&spec["source"]["repoURL"], "");
-                    c.revision = s(&spec["source"]["targetRevision"], "main");
-                    c.project = s(&spec["project"], "default");
-                    // `argocd/<cluster>/app.yaml`: the folder above the cluster's.
-                    if let Some(cluster_dir) = entry.path().parent()
-                        && let Some(dir) = cluster_dir.parent()
-                        && let Ok(rel) = dir.strip_prefix(root)
-                    {
-                        c.argocd_dir = rel.display().to_string();
-                    }
-                }
-                let labels = &app["metadata"]["labels"];
-                let env = labels["environment"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| {
-                        spec["source"]["path"]
-                            .as_str()
-                            .and_then(|p| p.rsplit('/').next().map(str::to_string))
-                    });
-                let cluster = labels["cluster"].as_str().map(str::to_string).or_else(|| {
-                    entry
-                        .path()
-                        .parent()
-                        .and_then(|p| p.file_name())
-                        .map(|n| n.to_string_lossy().into_owned())
+                        .and_then(|p| p.rsplit('/').next().map(str::to_string))
                 });
-                if let (Some(env), Some(cluster)) = (env, cluster) {
-                    let server = spec["destination"]["server"]
-                        .as_str()
-                        .unwrap_or("https://kubernetes.default.svc")
-                        .to_string();
-                    c.clusters.entry(env).or_insert((cluster, server));
-                }
+            let cluster = labels["cluster"].as_str().map(str::to_string).or_else(|| {
+                file.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+            });
+            if let (Some(env), Some(cluster)) = (env, cluster) {
+                let server = spec["destination"]["server"]
+                    .as_str()
+                    .unwrap_or("https://kubernetes.default.svc")
+                    .to_string();
+                c.clusters.entry(env).or_insert((cluster, server));
             }
         }
         if c.repo_url.is_empty() {

@@ -201,7 +201,10 @@ fn identical_live_state_has_no_drift_and_edits_are_reported_with_their_managers(
     let out = sb.run(&args);
     let r = json(&out);
     assert_eq!(r["summary"]["ignored"], 2, "{r:#}");
-    assert_eq!(r["summary"]["drifted"], 1, "only the missing ConfigMap is left: {r:#}");
+    assert_eq!(
+        r["summary"]["drifted"], 1,
+        "only the missing ConfigMap is left: {r:#}"
+    );
     assert_eq!(r["overlays"][0]["drift"][0]["status"], "missing_in_cluster");
     assert_eq!(out.status.code(), Some(1));
 }

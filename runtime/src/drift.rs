@@ -492,10 +492,7 @@ impl IgnoreRule {
             rule.len() <= path.len() && rule.iter().zip(path).all(|(r, p)| r == "*" || r == p)
         };
         self.paths.iter().any(under)
-            || (!managers.is_empty()
-                && managers
-                    .iter()
-                    .all(|m| self.managers.iter().any(|x| *x == m.manager)))
+            || (!managers.is_empty() && managers.iter().all(|m| self.managers.contains(&m.manager)))
     }
 }
 

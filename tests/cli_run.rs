@@ -654,9 +654,10 @@ async fn every_run_is_recorded_and_a_torn_last_line_is_dropped_with_a_warning() 
     assert_eq!(lines[0]["prompt"], "how many replicas?");
     assert!(lines.iter().any(|l| l["type"] == "model_response"));
     assert_eq!(lines.last().unwrap()["type"], "result");
+    // State stays out of commits; only the team's learnings may go in.
     assert_eq!(
         std::fs::read_to_string(sb.repo().join(".agentops/.gitignore")).unwrap(),
-        "*\n"
+        "*\n!.gitignore\n!learnings.md\n"
     );
 
     // A process killed mid-write leaves half a line: the session stays readable.

@@ -164,3 +164,79 @@ async fn infrastructure_create_is_gated_stops_for_the_statefulset_and_commits_af
     let out = sb.run(&["validate", "--app", "orders-db"]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lessons_an_agent_records_come_back_as_its_checklist_next_time() {
+    let sb = platform();
+    let server = FakeModelServer::start(vec![
+        calls(&[(
+            "l1",
+            "learn",
+            r#"{"lesson": "The prod overlay of web pins its image tag in kustomization.yaml, not the patch.", "kind": "convention"}"#,
+        )]),
+        text("Noted."),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--agent",
+            "infrastructure-harmonize",
+            "how is the web tag set in prod?",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = std::fs::read_to_string(sb.repo().join(".agentops/learnings.md")).unwrap();
+    assert!(
+        file.contains("## infrastructure-harmonize\n- [ ] "),
+        "{file}"
+    );
+    assert!(
+        file.contains("convention: The prod overlay of web pins its image tag"),
+        "{file}"
+    );
+    // The team can commit it: the state folder's .gitignore lets it through.
+    let ignore = std::fs::read_to_string(sb.repo().join(".agentops/.gitignore")).unwrap();
+    assert!(ignore.contains("!learnings.md"), "{ignore}");
+
+    // Next time the same agent runs, the lesson is in its instructions; another agent's are not.
+    let server = FakeModelServer::start(vec![text("ok"), text("ok")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--agent",
+            "infrastructure-harmonize",
+            "set web replicas to 3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let system = server.requests()[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        system.contains("# Learnings from earlier runs in this repository"),
+        "{system}"
+    );
+    assert!(
+        system.contains("pins its image tag in kustomization.yaml"),
+        "{system}"
+    );
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--agent", "infrastructure-create", "hi"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let system = server.requests()[1].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!system.contains("Learnings from earlier runs"), "{system}");
+}

@@ -50,6 +50,7 @@ pub const AGENTOPS_TOOLS: &[&str] = &[
     "kubectl_get",
     "kubectl_rollout_status",
     "kustomize_build",
+    "learn",
     "validate",
 ];
 

@@ -20,7 +20,8 @@ pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
-        std::fs::write(&ignore, "*\n")?;
+        // State stays out of commits; the team's learnings do not.
+        std::fs::write(&ignore, "*\n!.gitignore\n!learnings.md\n")?;
     }
     Ok(dir)
 }

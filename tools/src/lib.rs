@@ -13,6 +13,7 @@ pub mod harmonize;
 pub mod http;
 pub mod kube;
 pub mod kustomize;
+pub mod learnings;
 pub mod path;
 pub mod redact;
 pub mod registry;

@@ -341,6 +341,17 @@ impl Engine {
             prompt.push_str("\n\n# Environment\n");
             prompt.push_str(&self.environment);
         }
+        // Factor V: what this agent learned in earlier runs here, as a checklist.
+        let learned = agentops_tools::learnings::for_agent(&self.tool_ctx.root, &agent.name);
+        if !learned.is_empty() {
+            prompt.push_str("\n\n# Learnings from earlier runs in this repository\nCheck each before you finish:\n");
+            let skip = learned
+                .len()
+                .saturating_sub(agentops_tools::learnings::PROMPT_LIMIT);
+            for l in &learned[skip..] {
+                prompt.push_str(&format!("- [ ] {l}\n"));
+            }
+        }
         if self.tool_mode == ToolMode::Schema && !offer.defs.is_empty() {
             prompt.push_str(&tool_mode::schema_instructions(&offer.defs));
         }

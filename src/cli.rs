@@ -54,6 +54,10 @@ pub enum Command {
     /// Scaffold an app from a template: base, an overlay per environment and an Argo CD
     /// Application per environment, through the gates (high-risk files need approval).
     Create(CreateArgs),
+    /// Deploy an app through its environments in order: validate, dry run, gates, approval
+    /// (every promotion and every high-risk change), apply, verify rollouts, roll back on a
+    /// failed verification. Resumable: environments already verified are skipped.
+    Deploy(DeployArgs),
     /// Set one value across every overlay that renders it, editing the line that sets it in
     /// each (comments kept), through the gates; production changes need approval.
     Harmonize(HarmonizeArgs),
@@ -91,6 +95,32 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The app (`apps/APP/overlays/ENV`).
+    pub app: String,
+    /// Environments in order, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "dev,staging,prod")]
+    pub envs: Vec<String>,
+    /// The kubeconfig context of an environment (repeat): `dev=kind-dev`.
+    #[arg(long = "context", value_name = "ENV=CONTEXT")]
+    pub contexts: Vec<String>,
+    /// Seconds each workload may take to roll out.
+    #[arg(long, default_value_t = 300)]
+    pub rollout_timeout: u64,
+    /// Go on with the deploy session ID (or a unique prefix).
+    #[arg(long, value_name = "ID")]
+    pub resume: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DriftFormat,
+    /// Approve what matches (as for `run`): `reason=promotion,env=staging`, `env=prod`, `id=…`.
+    #[arg(long, value_name = "RULE")]
+    pub approve: Vec<String>,
+    /// A TOML file of `[[approve]]` and `[[deny]]` rules.
+    #[arg(long, value_name = "FILE")]
+    pub approval_policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod cmd_agents;
 mod cmd_commands;
 mod cmd_create;
+mod cmd_deploy;
 mod cmd_drift;
 mod cmd_harmonize;
 mod cmd_init;
@@ -74,6 +75,7 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Run(args) => cmd_run::run(&args, open, cli.verbose, sessions.as_deref()),
         Command::Validate(args) => cmd_validate::run(&args, &open()?),
         Command::Drift(args) => cmd_drift::run(&args, &open()?),
+        Command::Deploy(args) => cmd_deploy::run(&args, &open()?, sessions.as_deref()),
         Command::Init(args) => cmd_init::run(&args, &open()?),
         Command::Create(args) => cmd_create::run(&args, &open()?),
         Command::Harmonize(args) => cmd_harmonize::run(&args, &open()?),

@@ -4,7 +4,7 @@
 //! `--approval-policy FILE`; with neither, the change stays pending and the run stops (exit 3).
 //!
 //! Rules match what the rendered diff says, never what a manifest, a tool result or the model
-//! claims: `kind`, `env`, `path`, `reason` (`kind|delete|immutable|production`) or the change's
+//! claims: `kind`, `env`, `path`, `reason` (`kind|delete|immutable|production|promotion`) or the change's
 //! `id`. Every reason of a change must be matched by an `approve` rule; any matching `deny`
 //! rule refuses it.
 
@@ -104,7 +104,7 @@ pub trait Approver: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
     #[error(
-        "approval rule `{rule}`: {problem}. Write key=glob pairs separated by commas, keys: kind, env, path, reason (kind|delete|immutable|production), id; e.g. `env=dev,kind=StatefulSet`"
+        "approval rule `{rule}`: {problem}. Write key=glob pairs separated by commas, keys: kind, env, path, reason (kind|delete|immutable|production|promotion), id; e.g. `env=dev,kind=StatefulSet`"
     )]
     Rule { rule: String, problem: String },
     #[error("cannot read approval policy {path}: {problem}")]
@@ -181,7 +181,7 @@ impl ApprovalRule {
         }
         if let Some(r) = &spec.reason
             && !r.contains('*')
-            && !["kind", "delete", "immutable", "production"].contains(&r.as_str())
+            && !["kind", "delete", "immutable", "production", "promotion"].contains(&r.as_str())
         {
             return Err(problem(format!("unknown reason `{r}`")));
         }
@@ -201,7 +201,9 @@ impl ApprovalRule {
             && ok(&self.path, &unit.path)
             && ok(&self.env, unit.environment.as_deref().unwrap_or(""))
             && ok(&self.reason, reason.code.as_str())
-            && (self.kind.is_none() || reason.kinds.iter().all(|k| ok(&self.kind, k)))
+            // A kind rule speaks for reasons about kinds only (not, say, a promotion).
+            && (self.kind.is_none()
+                || (!reason.kinds.is_empty() && reason.kinds.iter().all(|k| ok(&self.kind, k))))
     }
 }
 

@@ -123,6 +123,16 @@ pub enum Event {
         blocked: bool,
         message: String,
     },
+    /// One step of a deploy (`validate`, `plan`, `approve`, `apply`, `verify`, `rollback`):
+    /// `started`, `ok`, `retry`, `failed`, `pending`, `denied` or `skipped`.
+    Deploy {
+        app: String,
+        env: String,
+        step: String,
+        status: String,
+        attempt: u32,
+        detail: String,
+    },
     /// An agent run ended with its final answer.
     AgentFinished {
         agent: String,

@@ -8,6 +8,7 @@ pub mod agent_loop;
 pub mod approval;
 pub mod config;
 pub mod cost;
+pub mod deploy;
 pub mod drift;
 pub mod events;
 pub mod gates;

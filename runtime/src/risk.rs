@@ -73,6 +73,8 @@ pub enum ReasonCode {
     Immutable,
     /// The target is production.
     Production,
+    /// A rollout moves on to the next environment (deploy).
+    Promotion,
 }
 
 impl ReasonCode {
@@ -82,6 +84,7 @@ impl ReasonCode {
             ReasonCode::Delete => "delete",
             ReasonCode::Immutable => "immutable",
             ReasonCode::Production => "production",
+            ReasonCode::Promotion => "promotion",
         }
     }
 }

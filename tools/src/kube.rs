@@ -593,6 +593,55 @@ async fn apply(ctx: &ToolContext, input: &KubectlApplyInput) -> Result<String, K
     Ok(out)
 }
 
+/// Puts objects back as they were (a rollback): each of `previous` is applied again (server-side,
+/// forced, as this agent's field manager), and each of `created` — objects that did not exist
+/// before — is deleted. Returns what was done, one line per object.
+pub async fn restore(
+    ctx: &ToolContext,
+    context: &str,
+    previous: &[Value],
+    created: &[Value],
+) -> Result<String, KubeError> {
+    let client = client(ctx, context).await?;
+    let manager = field_manager(ctx);
+    let mut out = String::new();
+    for (obj, delete) in previous
+        .iter()
+        .map(|o| (o, false))
+        .chain(created.iter().map(|o| (o, true)))
+    {
+        let gvk = gvk(
+            obj["kind"].as_str().unwrap_or(""),
+            obj["apiVersion"].as_str(),
+        )?;
+        let (ar, namespaced) = resource(&client, &gvk).await?;
+        let api = api_for(
+            &client,
+            &ar,
+            namespaced,
+            obj["metadata"]["namespace"].as_str(),
+        );
+        let name = obj["metadata"]["name"].as_str().unwrap_or("");
+        if delete {
+            api.delete(name, &Default::default())
+                .await
+                .map_err(|e| KubeError::Api(format!("delete of {}: {}", id(obj), api_error(e))))?;
+            let _ = writeln!(out, "  {} deleted", id(obj));
+        } else {
+            let desired = normalize(obj);
+            api.patch(
+                name,
+                &PatchParams::apply(&manager).force(),
+                &Patch::Apply(&desired),
+            )
+            .await
+            .map_err(|e| KubeError::Api(format!("restore of {}: {}", id(obj), api_error(e))))?;
+            let _ = writeln!(out, "  {} restored", id(obj));
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// Input of `kubectl_rollout_status`.

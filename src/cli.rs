@@ -115,12 +115,8 @@ pub struct DeployArgs {
     pub resume: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: DriftFormat,
-    /// Approve what matches (as for `run`): `reason=promotion,env=staging`, `env=prod`, `id=…`.
-    #[arg(long, value_name = "RULE")]
-    pub approve: Vec<String>,
-    /// A TOML file of `[[approve]]` and `[[deny]]` rules.
-    #[arg(long, value_name = "FILE")]
-    pub approval_policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub approvals: ApproveFlags,
 }
 
 #[derive(Debug, Args)]
@@ -186,8 +182,15 @@ pub struct GateFlags {
     pub dry_run: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: DriftFormat,
+    #[command(flatten)]
+    pub approvals: ApproveFlags,
+}
+
+/// Approvals decided without a person.
+#[derive(Debug, Args)]
+pub struct ApproveFlags {
     /// Approve high-risk changes that match (as for `run`): `kind=NetworkPolicy`, `env=prod`,
-    /// `id=apr-…`.
+    /// `reason=promotion,env=staging`, `id=apr-…`.
     #[arg(long, value_name = "RULE")]
     pub approve: Vec<String>,
     /// A TOML file of `[[approve]]` and `[[deny]]` rules.

@@ -69,7 +69,10 @@ pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
     };
     let planned =
         plan(&ws.root, &input, &settings).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let policy = approval_policy(args.gate.approval_policy.as_deref(), &args.gate.approve)?;
+    let policy = approval_policy(
+        args.gate.approvals.approval_policy.as_deref(),
+        &args.gate.approvals.approve,
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -26,7 +26,10 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         })?;
         contexts.insert(env.to_string(), ctx.to_string());
     }
-    let policy = crate::gated::approval_policy(args.approval_policy.as_deref(), &args.approve)?;
+    let policy = crate::gated::approval_policy(
+        args.approvals.approval_policy.as_deref(),
+        &args.approvals.approve,
+    )?;
     let json_out = args.format == DriftFormat::Json;
     // The session: a new one, or the one being resumed (its verified environments skipped).
     let (recorder, already) = match &args.resume {

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
     let spec = SetSpec::parse(&args.set).map_err(Failure::usage)?;
-    let policy =
-        crate::gated::approval_policy(args.gate.approval_policy.as_deref(), &args.gate.approve)?;
+    let policy = crate::gated::approval_policy(
+        args.gate.approvals.approval_policy.as_deref(),
+        &args.gate.approvals.approve,
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -179,6 +179,21 @@ async fn resource(
     Ok((ar, caps.scope == kube::discovery::Scope::Namespaced))
 }
 
+/// The API of an object's kind, in its namespace.
+async fn api_of(client: &kube::Client, obj: &Value) -> Result<Api<DynamicObject>, KubeError> {
+    let gvk = gvk(
+        obj["kind"].as_str().unwrap_or(""),
+        obj["apiVersion"].as_str(),
+    )?;
+    let (ar, namespaced) = resource(client, &gvk).await?;
+    Ok(api_for(
+        client,
+        &ar,
+        namespaced,
+        obj["metadata"]["namespace"].as_str(),
+    ))
+}
+
 fn api_for(
     client: &kube::Client,
     ar: &ApiResource,
@@ -556,17 +571,7 @@ async fn apply(ctx: &ToolContext, input: &KubectlApplyInput) -> Result<String, K
     let mut out = format!("applied {rel} to context {} as {manager}:\n", input.context);
     for r in &runs {
         let obj = &r.after;
-        let gvk = gvk(
-            obj["kind"].as_str().unwrap_or(""),
-            obj["apiVersion"].as_str(),
-        )?;
-        let (ar, namespaced) = resource(&client, &gvk).await?;
-        let api = api_for(
-            &client,
-            &ar,
-            namespaced,
-            obj["metadata"]["namespace"].as_str(),
-        );
+        let api = api_of(&client, obj).await?;
         let name = obj["metadata"]["name"].as_str().unwrap_or("");
         let desired = normalize(obj);
         api.patch(
@@ -610,17 +615,7 @@ pub async fn restore(
         .map(|o| (o, false))
         .chain(created.iter().map(|o| (o, true)))
     {
-        let gvk = gvk(
-            obj["kind"].as_str().unwrap_or(""),
-            obj["apiVersion"].as_str(),
-        )?;
-        let (ar, namespaced) = resource(&client, &gvk).await?;
-        let api = api_for(
-            &client,
-            &ar,
-            namespaced,
-            obj["metadata"]["namespace"].as_str(),
-        );
+        let api = api_of(&client, obj).await?;
         let name = obj["metadata"]["name"].as_str().unwrap_or("");
         if delete {
             api.delete(name, &Default::default())

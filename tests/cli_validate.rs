@@ -383,3 +383,30 @@ fn plain_manifest_folders_are_schema_checked_file_by_file() {
     );
     assert_eq!(r["summary"]["manifest_folders"], 2, "{}", r["manifests"]);
 }
+
+#[test]
+fn an_argocd_application_pointing_at_a_missing_overlay_is_an_error() {
+    let sb = Sandbox::new();
+    example_copy(&sb);
+    let app = sb.repo().join("argocd/nonprod/web-dev.yaml");
+    let text = std::fs::read_to_string(&app)
+        .unwrap()
+        .replace("path: apps/web/overlays/dev", "path: apps/web/overlays/develop");
+    std::fs::write(&app, text).unwrap();
+    // Twice: the second run reads the folder's checks from the cache, and still finds it.
+    for _ in 0..2 {
+        let out = sb.run(&["validate", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", common::stdout(&out));
+        let report = json(&out);
+        let found: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "argocd-app-path")
+            .collect();
+        assert_eq!(found.len(), 1, "{report:#}");
+        assert_eq!(found[0]["file"], "argocd/nonprod/web-dev.yaml");
+        assert_eq!(found[0]["object"], "Application/web-dev");
+        assert!(found[0]["message"].as_str().unwrap().contains("apps/web/overlays/develop"));
+    }
+}

@@ -500,9 +500,12 @@ fn check_manifests(
         {
             results.extend(result.map(|r| OverlayResult { cached: true, ..r }));
             findings.extend(found);
+            // Not cached: it depends on folders elsewhere in the repository.
+            findings.extend(argocd_path_findings(root, policy_config, &files));
             continue;
         }
         let (result, found) = check_manifest_folder(root, &rel_dir, &files, policy_config);
+        findings.extend(argocd_path_findings(root, policy_config, &files));
         if let Some(path) = &cached_path
             && let Ok(bytes) = serde_json::to_vec(&(&result, &found))
         {
@@ -512,6 +515,65 @@ fn check_manifests(
         findings.extend(found);
     }
     (results, findings)
+}
+
+/// Argo CD Applications that deploy a path of this repository that does not exist (a typo, a
+/// renamed overlay). A path whose first folder is not in the repository is taken to be another
+/// repository's and is not judged; neither are Helm chart sources.
+fn argocd_path_findings(root: &Path, config: &PolicyConfig, files: &[PathBuf]) -> Vec<Finding> {
+    let severity = |file: &str| config.severity_for("argocd-app-path", file);
+    let mut out = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        if !text.contains("kind: Application") {
+            continue;
+        }
+        let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        if severity(&rel) == policy::Severity::Off {
+            continue;
+        }
+        for app in parse_objects(&text).unwrap_or_default() {
+            if app["kind"] != "Application"
+                || !app["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("argoproj.io/"))
+            {
+                continue;
+            }
+            let spec = &app["spec"];
+            let sources: Vec<&Value> = std::iter::once(&spec["source"])
+                .chain(spec["sources"].as_array().into_iter().flatten())
+                .filter(|s| s.is_object() && s["chart"].is_null())
+                .collect();
+            for source in sources {
+                let Some(path) = source["path"].as_str() else {
+                    continue;
+                };
+                let path = path.trim_start_matches("./").trim_end_matches('/');
+                let first = path.split('/').next().unwrap_or("");
+                if path.is_empty() || path == "." || first.is_empty() || path.contains("..") {
+                    continue;
+                }
+                if root.join(first).is_dir() && !root.join(path).is_dir() {
+                    out.push(Finding {
+                        rule: "argocd-app-path".into(),
+                        severity: severity(&rel),
+                        file: rel.clone(),
+                        object: format!(
+                            "Application/{}",
+                            app["metadata"]["name"].as_str().unwrap_or("?")
+                        ),
+                        message: format!(
+                            "deploys `{path}`, which is not a folder of this repository (a typo or a renamed overlay?)"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One folder of plain manifests; `None` when it holds no Kubernetes objects.

@@ -81,6 +81,7 @@ pub const RULES: &[(&str, Severity)] = &[
     ("namespace-networkpolicy", Severity::Warn),
     ("required-labels", Severity::Warn),
     ("kustomize-deprecation", Severity::Warn),
+    ("argocd-app-path", Severity::Error),
 ];
 
 impl PolicyConfig {

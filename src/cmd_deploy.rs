@@ -72,7 +72,11 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         session_id: session_id.clone(),
         agent: "deploy".into(),
         kubeconfig: ws.kubeconfig(),
-        argocd: None,
+        // With Argo CD configured, overlays an Application manages are synced through it.
+        argocd: ws
+            .config
+            .argocd
+            .endpoint(&agentops_runtime::providers::process_env),
     };
     let cache = ws.home.as_ref().map(|h| h.join(".cache/agentops/render"));
     let gate = ChangeGate::new(

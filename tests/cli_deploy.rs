@@ -151,3 +151,60 @@ async fn a_rollout_that_does_not_finish_is_rolled_back() {
         "back to what ran before"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlays_argo_cd_manages_are_synced_through_it_and_verified_by_its_health() {
+    use agentops_testkit::argocd::{FakeArgoCd, Managed};
+    use serde_json::json;
+    let sb = platform();
+    let argo = FakeArgoCd::start("test-token").await;
+    let target = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "web-dev"}, "spec": {"replicas": 1}});
+    let mut live = target.clone();
+    live["spec"]["replicas"] = json!(3);
+    argo.add_app(
+        "web-dev",
+        "nonprod",
+        "dev",
+        vec![Managed {
+            target: Some(target),
+            live: Some(live),
+        }],
+    );
+    sb.write(
+        "agentops.toml",
+        format!(
+            "[argocd]\nserver = \"{}\"\ntoken_env = \"DEPLOY_TEST_ARGO_TOKEN\"\n",
+            argo.url()
+        ),
+    );
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("agentops"))
+        .current_dir(sb.repo())
+        .env("HOME", sb.home())
+        .env("DEPLOY_TEST_ARGO_TOKEN", "test-token")
+        .env_remove("ARGOCD_SERVER")
+        .args(["deploy", "web", "--envs", "dev", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        common::stdout(&out),
+        stderr(&out)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["outcome"], "deployed", "{r:#}");
+    // No kube context was needed: the Application argocd/nonprod/web-dev.yaml deploys the
+    // overlay, so it was synced through Argo CD, and its status is now Synced and Healthy.
+    assert!(
+        argo.requests()
+            .iter()
+            .any(|q| q.method == "POST" && q.path().ends_with("/applications/web-dev/sync")),
+        "no sync request"
+    );
+    assert_eq!(
+        argo.app("web-dev").unwrap()["status"]["sync"]["status"],
+        "Synced"
+    );
+}

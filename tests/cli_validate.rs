@@ -389,9 +389,10 @@ fn an_argocd_application_pointing_at_a_missing_overlay_is_an_error() {
     let sb = Sandbox::new();
     example_copy(&sb);
     let app = sb.repo().join("argocd/nonprod/web-dev.yaml");
-    let text = std::fs::read_to_string(&app)
-        .unwrap()
-        .replace("path: apps/web/overlays/dev", "path: apps/web/overlays/develop");
+    let text = std::fs::read_to_string(&app).unwrap().replace(
+        "path: apps/web/overlays/dev",
+        "path: apps/web/overlays/develop",
+    );
     std::fs::write(&app, text).unwrap();
     // Twice: the second run reads the folder's checks from the cache, and still finds it.
     for _ in 0..2 {
@@ -407,6 +408,11 @@ fn an_argocd_application_pointing_at_a_missing_overlay_is_an_error() {
         assert_eq!(found.len(), 1, "{report:#}");
         assert_eq!(found[0]["file"], "argocd/nonprod/web-dev.yaml");
         assert_eq!(found[0]["object"], "Application/web-dev");
-        assert!(found[0]["message"].as_str().unwrap().contains("apps/web/overlays/develop"));
+        assert!(
+            found[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("apps/web/overlays/develop")
+        );
     }
 }

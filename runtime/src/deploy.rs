@@ -14,6 +14,7 @@ use crate::gates::{ValidateOptions, validate};
 use crate::policy::PolicyConfig;
 use crate::review::ChangeGate;
 use crate::risk::{Reason, ReasonCode, identity};
+use agentops_tools::argocd::{ArgoAppSyncTool, app_status, applications_in};
 use agentops_tools::kube::{KubectlApplyTool, KubectlRolloutStatusTool};
 use agentops_tools::{Tool, ToolContext};
 use serde::Serialize;
@@ -132,6 +133,31 @@ impl Run<'_> {
     }
 }
 
+/// Waits until the Application is Synced and Healthy (Degraded or the timeout fail).
+async fn verify_argo(
+    run: &Run<'_>,
+    ctx: &ToolContext,
+    env: &str,
+    app: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    run.event(env, "verify", "started", 1, app);
+    loop {
+        match app_status(ctx, app).await {
+            Ok((sync, health, _)) if sync == "Synced" && health == "Healthy" => return Ok(()),
+            Ok((sync, health, _)) if health == "Degraded" || started.elapsed() >= timeout => {
+                return Err(format!(
+                    "{app} is {sync} and {health} after {}s",
+                    started.elapsed().as_secs()
+                ));
+            }
+            Err(e) if !transient(&e) || started.elapsed() >= timeout => return Err(e),
+            _ => tokio::time::sleep(Duration::from_secs(2)).await,
+        }
+    }
+}
+
 /// Deploys `options.app` through `options.envs`, skipping those in `already`.
 pub async fn deploy(
     ctx: &ToolContext,
@@ -156,6 +182,20 @@ pub async fn deploy(
         pending: None,
         detail,
     };
+    // Overlays an Argo CD Application deploys: with Argo CD configured, they are synced
+    // through it (and verified by its health), not applied around it.
+    let managed: BTreeMap<String, String> = if ctx.argocd.is_some() {
+        applications_in(&ctx.root)
+            .into_iter()
+            .filter_map(|(_, app)| {
+                let path = app["spec"]["source"]["path"].as_str()?;
+                let name = app["metadata"]["name"].as_str()?;
+                Some((path.trim_end_matches('/').to_string(), name.to_string()))
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     for (i, env) in options.envs.iter().enumerate() {
         if already.contains(env) {
             run.event(
@@ -167,15 +207,21 @@ pub async fn deploy(
             );
             continue;
         }
-        let Some(context) = options.contexts.get(env) else {
-            return stop(
-                "failed",
-                env,
-                &done,
-                format!("no kube context for {env}; give --context {env}=CONTEXT"),
-            );
-        };
         let overlay = format!("apps/{}/overlays/{env}", options.app);
+        let argo_app = managed.get(&overlay).cloned();
+        let context = match (options.contexts.get(env), &argo_app) {
+            (Some(c), _) => c.clone(),
+            (None, Some(app)) => format!("argocd:{app}"),
+            (None, None) => {
+                return stop(
+                    "failed",
+                    env,
+                    &done,
+                    format!("no kube context for {env}; give --context {env}=CONTEXT"),
+                );
+            }
+        };
+        let context = &context;
 
         // 1. Validate: the gates over the overlay.
         run.event(env, "validate", "started", 1, &overlay);
@@ -209,12 +255,22 @@ pub async fn deploy(
         );
 
         // 2. Plan: a server-side dry run against the cluster.
-        let input = json!({"context": context, "path": overlay});
+        let (tool, input): (&dyn Tool, Value) = match &argo_app {
+            Some(app) => (&ArgoAppSyncTool, json!({"app": app})),
+            None => (
+                &KubectlApplyTool,
+                json!({"context": context, "path": overlay}),
+            ),
+        };
+        let previous_revision = match &argo_app {
+            Some(app) => app_status(ctx, app).await.ok().map(|(_, _, rev)| rev),
+            None => None,
+        };
         let plan = run
             .with_retries(env, "plan", || async {
-                match KubectlApplyTool.plan_mutation(&input, ctx) {
+                match tool.plan_mutation(&input, ctx) {
                     Some(f) => f.await.map_err(|e| e.content),
-                    None => Err("kubectl_apply cannot plan".to_string()),
+                    None => Err(format!("{} cannot plan", tool.name())),
                 }
             })
             .await;
@@ -300,7 +356,7 @@ pub async fn deploy(
         // 4. Apply.
         let applied = run
             .with_retries(env, "apply", || async {
-                let out = KubectlApplyTool.run(input.clone(), ctx).await;
+                let out = tool.run(input.clone(), ctx).await;
                 if out.is_error {
                     Err(out.content)
                 } else {
@@ -313,7 +369,46 @@ pub async fn deploy(
             Err(e) => return stop("failed", env, &done, e),
         }
 
-        // 5. Verify every workload; roll back when one does not become ready.
+        // 5. Verify; roll back when it does not become ready.
+        if let Some(app) = &argo_app {
+            match verify_argo(&run, ctx, env, app, options.rollout_timeout).await {
+                Ok(()) => {
+                    run.event(env, "verify", "ok", 1, &format!("{app} Synced and Healthy"));
+                    done.push(env.clone());
+                    continue;
+                }
+                Err(failure) => {
+                    let Some(rev) = previous_revision.filter(|r| !r.is_empty()) else {
+                        return stop(
+                            "failed",
+                            env,
+                            &done,
+                            format!("{failure}\nno earlier revision to roll back to"),
+                        );
+                    };
+                    run.event(env, "rollback", "started", 1, &failure);
+                    let back = ArgoAppSyncTool
+                        .run(json!({"app": app, "revision": rev}), ctx)
+                        .await;
+                    return if back.is_error {
+                        stop(
+                            "failed",
+                            env,
+                            &done,
+                            format!("{failure}\nand the rollback failed too: {}", back.content),
+                        )
+                    } else {
+                        run.event(env, "rollback", "ok", 1, &back.content);
+                        stop(
+                            "rolled_back",
+                            env,
+                            &done,
+                            format!("{failure}\nrolled back: {app} synced to {rev}"),
+                        )
+                    };
+                }
+            }
+        }
         let workloads: Vec<&Value> = plan
             .after
             .iter()

@@ -530,7 +530,11 @@ fn argocd_path_findings(root: &Path, config: &PolicyConfig, files: &[PathBuf]) -
         if !text.contains("kind: Application") {
             continue;
         }
-        let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         if severity(&rel) == policy::Severity::Off {
             continue;
         }

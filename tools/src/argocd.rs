@@ -359,6 +359,24 @@ impl TypedTool for ArgoAppSyncTool {
         }))
     }
 }
+/// An Application's sync status, health status and synced revision.
+pub async fn app_status(ctx: &ToolContext, app: &str) -> Result<(String, String, String), String> {
+    let v = call(ctx, reqwest::Method::GET, &app_path(app, None, ""), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    Ok((
+        s("/status/sync/status"),
+        s("/status/health/status"),
+        s("/status/sync/revision"),
+    ))
+}
+
 /// Every Argo CD `Application` in the repository's YAML files, with the file it is in
 /// (skips [`crate::kustomize::SKIP_DIRS`]; files that do not parse are passed over).
 pub fn applications_in(root: &std::path::Path) -> Vec<(std::path::PathBuf, Value)> {

@@ -463,7 +463,28 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
                     interrupted_calls: r.interrupted_calls.clone(),
                 });
                 let mut history = r.messages;
-                if args.compact {
+                // A session idle for long: a person may prefer to go on from a summary.
+                let idle_hours = r.last_active_ms.map(|ms| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    now.saturating_sub(ms) / 3_600_000
+                });
+                let offer = !args.compact
+                    && asks_a_person(args)
+                    && history.len() > 4
+                    && idle_hours.is_some_and(|h| h >= crate::repl::LONG_IDLE_HOURS);
+                let from_summary = offer
+                    && {
+                        eprint!(
+                            "This session was last active {} hours ago. Go on from a summary of it? [y/N] ",
+                            idle_hours.unwrap_or(0)
+                        );
+                        let mut answer = String::new();
+                        std::io::stdin().read_line(&mut answer).is_ok()
+                            && matches!(answer.trim(), "y" | "Y" | "yes")
+                    };
+                if args.compact || from_summary {
                     let model = plan
                         .model
                         .clone()

@@ -48,8 +48,9 @@ const BUILTINS: &[(&str, &str, &str)] = &[
     ("exit", "", "leave (Ctrl-D too)"),
 ];
 
-/// Sessions idle longer than this are offered a summary on `/resume`.
-const LONG_IDLE: Duration = Duration::from_secs(8 * 3600);
+/// Sessions idle this long are offered a summary on resume.
+pub(crate) const LONG_IDLE_HOURS: u64 = 8;
+const LONG_IDLE: Duration = Duration::from_secs(LONG_IDLE_HOURS * 3600);
 
 pub fn run(ws: Workspace, verbose: u8, sessions_dir: Option<&Path>) -> CliResult {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -132,3 +132,63 @@ async fn without_a_terminal_it_reads_one_prompt_per_line() {
         ["first question", "First.", "second question"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_long_idle_session_at_a_terminal_offers_a_summary() {
+    let sb = platform();
+    // A session last active two days ago, with a few turns.
+    let two_days_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 2 * 24 * 3600 * 1000;
+    let header = serde_json::json!({"type": "session", "format_version": 1, "session_id": "run-old",
+        "agent": "general-purpose", "started": two_days_ago / 1000, "prompt": "scale web"});
+    let mut log = format!("{header}\n");
+    for (i, (role, content)) in [
+        ("user", "scale web"),
+        ("assistant", "Which env?"),
+        ("user", "prod"),
+        ("assistant", "prod has 4; to how many?"),
+        ("user", "6 later"),
+        ("assistant", "OK, waiting."),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = serde_json::json!({"type": "message", "agent": "general-purpose",
+            "message": {"role": role, "content": content}, "ts": two_days_ago - 10 + i as u64});
+        log.push_str(&format!("{e}\n"));
+    }
+    sb.write(".agentops/sessions/run-old.jsonl", log);
+    let server = FakeModelServer::start(vec![
+        text("SUMMARY: scale web in prod from 4 to 6, waiting for the go."),
+        text("Going on from the summary."),
+    ])
+    .await;
+    let mut cmd = model_cmd(&sb, &server, &["run", "--resume", "run-old", "go on"]);
+    cmd.env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_string("last active 48 hours ago. Go on from a summary of it? [y/N]")
+        .unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string("Going on from the summary.").unwrap();
+    p.exp_eof().unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[0].body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You compress")
+    );
+    let messages = reqs[1].body["messages"].as_array().unwrap();
+    assert!(
+        messages[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("SUMMARY: scale web in prod"),
+        "{messages:?}"
+    );
+    assert_eq!(messages.last().unwrap()["content"], "go on");
+}

@@ -530,11 +530,19 @@ fn needles(spec: &SetSpec, before: &str) -> Vec<Needle> {
                 new: format!("{flag}={}", spec.value),
                 key: None,
             }],
-            Some(Seg::Key(k)) => vec![Needle {
-                old: before.to_string(),
-                new: spec.value.clone(),
-                key: Some(k.clone()),
-            }],
+            Some(Seg::Key(k)) => vec![
+                Needle {
+                    old: before.to_string(),
+                    new: spec.value.clone(),
+                    key: Some(k.clone()),
+                },
+                // A configMapGenerator/secretGenerator literal: `- KEY=value`.
+                Needle {
+                    old: format!("{k}={before}"),
+                    new: format!("{k}={}", spec.value),
+                    key: None,
+                },
+            ],
             _ => vec![Needle {
                 old: before.to_string(),
                 new: spec.value.clone(),
@@ -862,6 +870,42 @@ mod tests {
                 value: "MODE".into()
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_configmap_generator_literal_is_found_in_its_kustomization() {
+        if std::process::Command::new("kubectl")
+            .arg("version")
+            .arg("--client")
+            .output()
+            .is_err()
+        {
+            panic!("kubectl is needed (CI installs it)");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for (env, level) in [("dev", "debug"), ("prod", "warn")] {
+            let dir = root.join(format!("app/overlays/{env}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("kustomization.yaml"),
+                format!("configMapGenerator:\n  - name: app-config\n    literals:\n      - LOG_LEVEL={level} # per env\n      - MODE=fast\n"),
+            )
+            .unwrap();
+        }
+        let spec = SetSpec::parse("ConfigMap/app-config:data.LOG_LEVEL=info").unwrap();
+        let p = plan(root, &spec, &Filter::default(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(p.targets.len(), 2, "{:?}", p.targets);
+        assert_eq!(p.changes.len(), 2);
+        for c in &p.changes {
+            let after = c.after.as_deref().unwrap();
+            assert!(
+                after.contains("      - LOG_LEVEL=info # per env\n      - MODE=fast\n"),
+                "{after}"
+            );
+        }
     }
 
     #[test]

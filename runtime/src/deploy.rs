@@ -356,12 +356,7 @@ pub async fn deploy(
         // 4. Apply.
         let applied = run
             .with_retries(env, "apply", || async {
-                let out = tool.run(input.clone(), ctx).await;
-                if out.is_error {
-                    Err(out.content)
-                } else {
-                    Ok(out.content)
-                }
+                tool.run(input.clone(), ctx).await.into_result()
             })
             .await;
         match applied {
@@ -430,14 +425,10 @@ pub async fn deploy(
             });
             let verified = run
                 .with_retries(env, "verify", || async {
-                    let out = KubectlRolloutStatusTool
+                    KubectlRolloutStatusTool
                         .run(status_input.clone(), ctx)
-                        .await;
-                    if out.is_error {
-                        Err(out.content)
-                    } else {
-                        Ok(out.content)
-                    }
+                        .await
+                        .into_result()
                 })
                 .await;
             if let Err(e) = verified {

@@ -92,6 +92,15 @@ impl ToolOutput {
             is_error: true,
         }
     }
+
+    /// The content, as `Err` when the call failed (for code that drives tools itself).
+    pub fn into_result(self) -> Result<String, String> {
+        if self.is_error {
+            Err(self.content)
+        } else {
+            Ok(self.content)
+        }
+    }
 }
 
 pub trait Tool: Send + Sync {

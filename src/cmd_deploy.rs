@@ -96,11 +96,7 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
     };
     let person = !json_out && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let approver: Box<dyn agentops_runtime::approval::Approver> = if person {
-        Box::new(agentops_runtime::approval::PromptApprover::new(
-            policy,
-            Box::new(std::io::BufReader::new(std::io::stdin())),
-            crate::repl::diff_writer(std::env::var_os("NO_COLOR").is_none()),
-        ))
+        Box::new(crate::gated::terminal_approver(policy))
     } else {
         Box::new(policy)
     };

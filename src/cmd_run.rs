@@ -320,11 +320,7 @@ pub(crate) fn engine(
     // A person at a terminal is asked about what the rules leave open; anything else (CI,
     // pipes, json output) is decided by the rules alone.
     engine.approver = if asks_a_person(args) {
-        std::sync::Arc::new(agentops_runtime::approval::PromptApprover::new(
-            approvals,
-            Box::new(std::io::BufReader::new(std::io::stdin())),
-            crate::repl::diff_writer(std::env::var_os("NO_COLOR").is_none()),
-        ))
+        std::sync::Arc::new(crate::gated::terminal_approver(approvals))
     } else {
         std::sync::Arc::new(approvals)
     };

@@ -32,6 +32,15 @@ pub(crate) fn approval_policy(
     Ok(policy)
 }
 
+/// Asks the person at this terminal (stdin, stderr with coloured diffs) what `policy` leaves open.
+pub(crate) fn terminal_approver(policy: ApprovalPolicy) -> PromptApprover {
+    PromptApprover::new(
+        policy,
+        Box::new(std::io::BufReader::new(std::io::stdin())),
+        crate::repl::diff_writer(std::env::var_os("NO_COLOR").is_none()),
+    )
+}
+
 /// How a gated change ended.
 pub(crate) enum Gated {
     /// A gate failed (or `problems` were found): nothing written.
@@ -89,13 +98,7 @@ pub(crate) async fn gate_and_write(
         let person =
             interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let decision = if person {
-            PromptApprover::new(
-                policy,
-                Box::new(std::io::BufReader::new(std::io::stdin())),
-                crate::repl::diff_writer(std::env::var_os("NO_COLOR").is_none()),
-            )
-            .decide(&request)
-            .await
+            terminal_approver(policy).decide(&request).await
         } else {
             policy.decide(&request).await
         };

@@ -3,23 +3,15 @@
 
 use crate::cli::{CreateArgs, DriftFormat};
 use crate::exit::{CliResult, ExitCode, Failure};
-use crate::gated::{Gated, approval_policy, gate_and_write};
 use crate::output::{print, print_json};
 use agentops_runtime::Workspace;
-use agentops_tools::create::{CreateInput, CreateSettings, plan, templates};
+use agentops_runtime::change::{GateOutcome, WriteOptions};
+use agentops_tools::create::{CreateInput, plan, templates};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// Where a repository keeps its own templates.
-pub(crate) fn settings(ws: &Workspace) -> CreateSettings {
-    CreateSettings {
-        templates_dir: ws.root.join("templates"),
-        required_labels: ws.config.policy.required_labels.clone(),
-    }
-}
-
 pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
-    let settings = settings(ws);
+    let settings = ws.create_settings();
     let json_out = args.gate.format == DriftFormat::Json;
     if args.list_templates {
         let all = templates(&settings.templates_dir);
@@ -69,47 +61,40 @@ pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
     };
     let planned =
         plan(&ws.root, &input, &settings).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let policy = approval_policy(
-        args.gate.approvals.approval_policy.as_deref(),
-        &args.gate.approvals.approve,
-    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(Failure::usage)?;
     let tool_input = json!({"app": input.app, "namespace": input.namespace, "template": args.template, "envs": args.envs});
-    let (gated, review) = runtime.block_on(gate_and_write(
-        ws,
-        &planned.changes,
-        ("create_app", &tool_input),
-        policy,
-        args.gate.dry_run,
-        !json_out,
-        |_| Vec::new(),
-    ))?;
-    let code = match &gated {
-        Gated::Rejected(_) => ExitCode::Findings,
-        Gated::DryRun | Gated::Written => ExitCode::Success,
-        Gated::ApprovalRequired(_) | Gated::Denied(_) => ExitCode::Denied,
+    let options = WriteOptions {
+        dry_run: args.gate.dry_run,
+        check: None,
     };
+    let change = runtime.block_on(crate::approver::write(
+        ws,
+        &args.gate.approvals,
+        !json_out,
+        ("create", "create_app", &tool_input),
+        &planned.changes,
+        options,
+    ))?;
+    let code = exit_code(change.outcome);
+    let review = &change.review;
     if json_out {
-        let approval = match &gated {
-            Gated::ApprovalRequired(r) | Gated::Denied(r) => json!(r),
-            _ => json!(null),
-        };
+        let approval = json!(change.verdict.request());
         print_json(&json!({
             "app": input.app,
             "template": planned.template,
             "conventions": planned.conventions,
             "labels": planned.labels,
             "files": planned.files,
-            "outcome": gated.outcome(),
+            "outcome": outcome_name(change.outcome),
             "gates": review.units,
             "approval": approval,
         }))?;
         return Ok(code);
     }
-    let verb = if matches!(gated, Gated::Written) {
+    let verb = if change.outcome == GateOutcome::Written {
         "created"
     } else {
         "would create"
@@ -123,15 +108,41 @@ pub fn run(args: &CreateArgs, ws: &Workspace) -> CliResult {
     }
     out.push_str(&review.summary());
     print(&out);
-    match &gated {
-        Gated::Rejected(_) => eprintln!("agentops: nothing written: a gate failed (see above)"),
-        Gated::DryRun => eprintln!("agentops: dry run: nothing written"),
-        Gated::ApprovalRequired(r) | Gated::Denied(r) => eprintln!(
+    match (change.outcome, change.verdict.request()) {
+        (GateOutcome::Rejected, _) => {
+            eprintln!("agentops: nothing written: a gate failed (see above)")
+        }
+        (GateOutcome::DryRun, _) => eprintln!("agentops: dry run: nothing written"),
+        (GateOutcome::Failed, _) => eprintln!(
+            "agentops: writing failed: {}",
+            change.error.as_deref().unwrap_or("unknown error")
+        ),
+        (outcome @ (GateOutcome::Pending | GateOutcome::Denied), Some(r)) => eprintln!(
             "agentops: nothing written: high-risk files ({}) need approval; approve with --approve id={} or rules such as --approve kind=NetworkPolicy --approve env=prod",
-            gated.outcome().replace('_', " "),
+            outcome_name(outcome).replace('_', " "),
             r.id
         ),
-        Gated::Written => {}
+        _ => {}
     }
     Ok(code)
+}
+
+/// The exit code of a deterministic command's gated change.
+pub(crate) fn exit_code(outcome: GateOutcome) -> ExitCode {
+    match outcome {
+        GateOutcome::Written
+        | GateOutcome::DryRun
+        | GateOutcome::Applied
+        | GateOutcome::Committed => ExitCode::Success,
+        GateOutcome::Pending | GateOutcome::Denied => ExitCode::Denied,
+        GateOutcome::Rejected | GateOutcome::Failed => ExitCode::Findings,
+    }
+}
+
+/// The `outcome` a deterministic command reports (`approval_required` for a pending one).
+pub(crate) fn outcome_name(outcome: GateOutcome) -> &'static str {
+    match outcome {
+        GateOutcome::Pending => "approval_required",
+        other => other.as_str(),
+    }
 }

@@ -4,14 +4,11 @@
 use crate::cli::{DeployArgs, DriftFormat};
 use crate::exit::{CliResult, ExitCode, Failure};
 use crate::output::{print, print_json};
-use agentops_runtime::deploy::{DeployOptions, deploy, verified_envs};
-use agentops_runtime::review::ChangeGate;
-use agentops_runtime::session::{self, SessionRecorder};
+use agentops_runtime::deploy::{DeployOptions, DeployStatus, StepStatus, deploy, verified_envs};
+use agentops_runtime::session::{self, FrontEnd, Previous, SessionHeader, SessionRecorder};
 use agentops_runtime::{Event, EventSink, Workspace};
-use agentops_tools::ToolContext;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,7 +23,7 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         })?;
         contexts.insert(env.to_string(), ctx.to_string());
     }
-    let policy = crate::gated::approval_policy(
+    let policy = crate::approver::policy(
         args.approvals.approval_policy.as_deref(),
         &args.approvals.approve,
     )?;
@@ -34,27 +31,22 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
     // The session: a new one, or the one being resumed (its verified environments skipped).
     let (recorder, already) = match &args.resume {
         Some(id) => {
-            let path = session::index::find(&dir, id).map_err(Failure::usage)?;
-            let (recorder, log) = SessionRecorder::resume(&path).map_err(Failure::usage)?;
-            (recorder, verified_envs(&log.events))
+            let previous = Previous::find(&dir, Some(id)).map_err(Failure::usage)?;
+            let already = verified_envs(&previous.events());
+            let (recorder, _) = SessionRecorder::resume(&previous.path).map_err(Failure::usage)?;
+            (recorder, already)
         }
         None => {
-            session::state_dir(&ws.root).map_err(Failure::usage)?;
-            let fields = json!({
-                "repo": ws.root.display().to_string(),
-                "started": std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-                "agent": "deploy",
-                "command": "deploy",
-                "prompt": format!("deploy {} to {}", args.app, args.envs.join(", ")),
-            });
-            let Value::Object(fields) = fields else {
-                return Err(Failure::usage(anyhow::anyhow!("bad session header")));
+            let header = SessionHeader::new(&ws.root, FrontEnd::Deploy, "deploy")
+                .with_prompt(&format!("deploy {} to {}", args.app, args.envs.join(", ")));
+            let header = SessionHeader {
+                command: Some("deploy".into()),
+                ..header
             };
-            let id = crate::cmd_run::session_id();
-            let recorder = SessionRecorder::create(&ws.root, Some(&dir), &id, fields)
-                .map_err(Failure::usage)?;
+            session::state_dir(&ws.root).map_err(Failure::usage)?;
+            let recorder =
+                SessionRecorder::create(&ws.root, Some(&dir), &session::new_id(), &header)
+                    .map_err(Failure::usage)?;
             (recorder, BTreeSet::new())
         }
     };
@@ -65,26 +57,8 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         .enable_all()
         .build()
         .map_err(Failure::usage)?;
-    let ctx = ToolContext {
-        root: ws.root.clone(),
-        cwd: ws.root.clone(),
-        timeout: Duration::from_secs(120),
-        session_id: session_id.clone(),
-        agent: "deploy".into(),
-        kubeconfig: ws.kubeconfig(),
-        // With Argo CD configured, overlays an Application manages are synced through it.
-        argocd: ws
-            .config
-            .argocd
-            .endpoint(&agentops_runtime::providers::process_env),
-    };
-    let cache = ws.home.as_ref().map(|h| h.join(".cache/agentops/render"));
-    let gate = ChangeGate::new(
-        ws.root.clone(),
-        ws.config.policy.clone(),
-        cache.clone(),
-        Duration::from_secs(120),
-    );
+    // With Argo CD configured, overlays an Application manages are synced through it.
+    let ctx = ws.tool_context(&session_id, "deploy");
     let options = DeployOptions {
         app: args.app.clone(),
         envs: args.envs.clone(),
@@ -92,14 +66,10 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         rollout_timeout: Duration::from_secs(args.rollout_timeout),
         attempts: 3,
         retry_delay: Duration::from_secs(2),
-        cache_dir: cache,
+        cache_dir: Some(ws.render_cache()),
     };
-    let person = !json_out && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let approver: Box<dyn agentops_runtime::approval::Approver> = if person {
-        Box::new(crate::gated::terminal_approver(policy))
-    } else {
-        Box::new(policy)
-    };
+    let person = crate::approver::person_at_terminal(!json_out);
+    let changes = ws.change_service(crate::approver::approver(policy, person));
     let outcome = runtime.block_on(async {
         let printer = tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
@@ -112,7 +82,7 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
                     ..
                 } = &e
                     && !json_out
-                    && status != "started"
+                    && *status != StepStatus::Started
                 {
                     let first = detail.lines().next().unwrap_or("");
                     let again = if *attempt > 1 {
@@ -120,28 +90,19 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
                     } else {
                         String::new()
                     };
-                    eprintln!("{env:<10} {step:<9} {status}{again}  {first}");
+                    eprintln!("{env:<10} {:<9} {status}{again}  {first}", step.to_string());
                 }
             }
         });
-        let out = deploy(
-            &ctx,
-            &gate,
-            &ws.config.policy,
-            approver.as_ref(),
-            &sink,
-            &options,
-            &already,
-        )
-        .await;
+        let out = deploy(&ctx, &changes, &ws.config.policy, &sink, &options, &already).await;
         drop(sink);
         let _ = printer.await;
         out
     });
     let code = match outcome.status {
-        "deployed" => ExitCode::Success,
-        "approval_required" | "denied" => ExitCode::Denied,
-        _ => ExitCode::Findings,
+        DeployStatus::Deployed => ExitCode::Success,
+        DeployStatus::ApprovalRequired | DeployStatus::Denied => ExitCode::Denied,
+        DeployStatus::Failed | DeployStatus::RolledBack => ExitCode::Findings,
     };
     let result = json!({
         "type": "result",
@@ -159,7 +120,7 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         print(&format!(
             "{}: {} (verified: {})\n",
             args.app,
-            outcome.status.replace('_', " "),
+            outcome.status.as_str().replace('_', " "),
             if outcome.done.is_empty() {
                 "none".to_string()
             } else {
@@ -169,7 +130,7 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         if !outcome.detail.is_empty() {
             eprintln!("{}", outcome.detail);
         }
-        if outcome.status == "approval_required" {
+        if outcome.status == DeployStatus::ApprovalRequired {
             eprintln!(
                 "agentops: go on later with: agentops deploy {} --resume {session_id} --approve id=<id> (contexts as before)",
                 args.app

@@ -3,20 +3,16 @@
 //! edit — re-render, schema, policies, rendered diff, risk — and the same approvals.
 
 use crate::cli::{DriftFormat, HarmonizeArgs};
+use crate::cmd_create::{exit_code, outcome_name};
 use crate::exit::{CliResult, ExitCode, Failure};
-use crate::gated::Gated;
 use crate::output::{print, print_json};
 use agentops_runtime::Workspace;
+use agentops_runtime::change::{GateOutcome, Verdict, WriteOptions};
 use agentops_tools::harmonize::{Filter, SetSpec, plan, targets_text};
 use serde_json::json;
-use std::time::Duration;
 
 pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
     let spec = SetSpec::parse(&args.set).map_err(Failure::usage)?;
-    let policy = crate::gated::approval_policy(
-        args.gate.approvals.approval_policy.as_deref(),
-        &args.gate.approvals.approve,
-    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,7 +22,7 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
             app: args.app.clone(),
             envs: args.env.clone(),
         };
-        let timeout = Duration::from_secs(120);
+        let timeout = agentops_runtime::workspace::RENDER_TIMEOUT;
         let planned = plan(&ws.root, &spec, &filter, timeout)
             .await
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
@@ -65,67 +61,70 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
             return Ok(ExitCode::Success);
         }
         let input = json!({"set": spec.text, "app": args.app, "env": args.env});
-        let (gated, review) = crate::gated::gate_and_write(
-            ws,
-            &planned.changes,
-            ("harmonize", &input),
-            policy,
-            args.gate.dry_run,
-            !json_out,
-            |review| {
-                // The edit must make each overlay render the new value: the rendered diff says so.
-                planned
-                    .targets
-                    .iter()
-                    .filter(|t| t.status == "change")
-                    .filter(|t| {
-                        !review.units.iter().any(|u| {
-                            u.path == t.overlay
-                                && u.diff
-                                    .lines()
-                                    .any(|l| l.starts_with('+') && l.contains(&t.after))
-                        })
+        // The edit must make each overlay render the new value: the rendered diff says so.
+        let check = |review: &agentops_runtime::review::Review| -> Vec<String> {
+            planned
+                .targets
+                .iter()
+                .filter(|t| t.status == "change")
+                .filter(|t| {
+                    !review.units.iter().any(|u| {
+                        u.path == t.overlay
+                            && u.diff
+                                .lines()
+                                .any(|l| l.starts_with('+') && l.contains(&t.after))
                     })
-                    .map(|t| format!("the edit did not change what {} renders", t.overlay))
-                    .collect()
-            },
+                })
+                .map(|t| format!("the edit did not change what {} renders", t.overlay))
+                .collect()
+        };
+        let options = WriteOptions {
+            dry_run: args.gate.dry_run,
+            check: Some(&check),
+        };
+        let change = crate::approver::write(
+            ws,
+            &args.gate.approvals,
+            !json_out,
+            ("harmonize", "harmonize", &input),
+            &planned.changes,
+            options,
         )
         .await?;
+        let review = &change.review;
         say(&planned.diff());
         say(&review.summary());
-        let code = match &gated {
-            Gated::Rejected(problems) => {
+        let outcome = change.outcome;
+        match (outcome, &change.verdict) {
+            (GateOutcome::Rejected, Verdict::Rejected { problems }) => {
                 for p in problems {
                     eprintln!("agentops: {p}");
                 }
                 eprintln!("agentops: nothing written: a gate failed");
-                ExitCode::Findings
             }
-            Gated::DryRun => {
-                say("dry run: nothing written\n");
-                ExitCode::Success
+            (GateOutcome::DryRun, _) => say("dry run: nothing written\n"),
+            (GateOutcome::Written, _) => {
+                say(&format!("wrote {} file(s)\n", planned.changes.len()))
             }
-            Gated::ApprovalRequired(request) | Gated::Denied(request) => {
-                eprintln!(
-                    "agentops: nothing written: high-risk change {} ({}); approve with --approve id={} or a rule such as --approve env=prod",
-                    request.id,
-                    gated.outcome().replace('_', " "),
-                    request.id
-                );
-                ExitCode::Denied
+            (GateOutcome::Failed, _) => eprintln!(
+                "agentops: writing failed: {}",
+                change.error.as_deref().unwrap_or("unknown error")
+            ),
+            (_, verdict) => {
+                if let Some(request) = verdict.request() {
+                    eprintln!(
+                        "agentops: nothing written: high-risk change {} ({}); approve with --approve id={} or a rule such as --approve env=prod",
+                        request.id,
+                        outcome_name(outcome).replace('_', " "),
+                        request.id
+                    );
+                }
             }
-            Gated::Written => {
-                say(&format!("wrote {} file(s)\n", planned.changes.len()));
-                ExitCode::Success
-            }
-        };
-        if json_out {
-            let approval = match &gated {
-                Gated::ApprovalRequired(r) | Gated::Denied(r) => json!(r),
-                _ => json!(null),
-            };
-            print_json(&report(gated.outcome(), Some(&review), json!({"approval": approval})))?;
         }
-        Ok(code)
+        if json_out {
+            let approval = json!(change.verdict.request());
+            print_json(&report(outcome_name(outcome), Some(review), json!({"approval": approval})))?;
+        }
+        Ok(exit_code(outcome))
     })
 }

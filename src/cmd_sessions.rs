@@ -4,14 +4,18 @@ use crate::cli::SessionsCommand;
 use crate::exit::{CliResult, ExitCode, Failure};
 use crate::output::{print, print_json};
 use agentops_runtime::Workspace;
-use agentops_runtime::session::{self, bundle, list, open};
+use agentops_runtime::session::{self, Previous, bundle, list};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
 
 pub fn run(cmd: &SessionsCommand, ws: &Workspace, dir: Option<&Path>) -> CliResult {
     let dir = dir.map_or_else(|| session::sessions_dir(&ws.root), Path::to_path_buf);
-    let find = |id: &str| open(&dir, id).map_err(|e| Failure::usage(anyhow::anyhow!(e)));
+    let find = |id: &str| {
+        Previous::find(&dir, Some(id))
+            .map(|p| (p.path, p.log))
+            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))
+    };
     match cmd {
         SessionsCommand::List { json } => {
             let sessions = list(&dir);

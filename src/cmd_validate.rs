@@ -16,9 +16,7 @@ pub fn run(args: &ValidateArgs, ws: &Workspace) -> CliResult {
             .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", p.display())))?,
         None => ws.cwd.clone(),
     };
-    let cache_dir = (!args.no_cache)
-        .then(|| ws.home.as_ref().map(|h| h.join(".cache/agentops/render")))
-        .flatten();
+    let cache_dir = (!args.no_cache).then(|| ws.render_cache());
     let options = ValidateOptions {
         app: args.app.clone(),
         env: args.env.clone(),

@@ -1,6 +1,7 @@
 //! The `agentops` binary: parses the command line, opens the workspace and hands each
 //! subcommand to its front end. Errors are printed once, here, with their exit code.
 
+mod approver;
 mod cli;
 mod cmd_agents;
 mod cmd_commands;
@@ -14,7 +15,6 @@ mod cmd_run;
 mod cmd_sessions;
 mod cmd_validate;
 mod exit;
-mod gated;
 mod output;
 mod repl;
 mod validate_formats;

@@ -4,20 +4,24 @@
 //! repository, and Ctrl-C that cancels the turn, not the session. When stdin is not a
 //! terminal it reads one prompt per line (approvals are then decided by rules alone).
 
-use crate::cli::{OutputFormat, RunArgs};
-use crate::cmd_run::{self, Plan};
+use crate::cli::OutputFormat;
+use crate::cmd_run;
 use crate::exit::{CliResult, ExitCode, Failure};
 use agentops_runtime::events::RecorderHandle;
+use agentops_runtime::outcome::{Ending, RunResult};
 use agentops_runtime::permissions::Permissions;
 use agentops_runtime::providers;
-use agentops_runtime::session::{self, PendingCall, SessionRecorder};
-use agentops_runtime::{Engine, Event, EventSink, RunError, Stop, Workspace};
+use agentops_runtime::route::{self, Choice, Plan};
+use agentops_runtime::session::{
+    self, FrontEnd, PendingCall, Previous, Resumption, SessionHeader, SessionRecorder,
+};
+use agentops_runtime::{Engine, Event, EventSink, Workspace};
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -49,8 +53,7 @@ const BUILTINS: &[(&str, &str, &str)] = &[
 ];
 
 /// Sessions idle this long are offered a summary on resume.
-pub(crate) const LONG_IDLE_HOURS: u64 = 8;
-const LONG_IDLE: Duration = Duration::from_secs(LONG_IDLE_HOURS * 3600);
+const LONG_IDLE: Duration = Duration::from_secs(8 * 3600);
 
 pub fn run(ws: Workspace, verbose: u8, sessions_dir: Option<&Path>) -> CliResult {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -79,6 +82,8 @@ struct Repl {
     env: Option<String>,
     /// Pending approvals of a resumed session, asked again with the next message.
     pending: Vec<PendingCall>,
+    /// The header of the session `/resume` went on with: what each turn restores.
+    resumed: Option<SessionHeader>,
     tty: bool,
     color: bool,
 }
@@ -93,13 +98,20 @@ impl Repl {
                 eprintln!("agentops: no model: {e}");
                 providers::unconfigured(&e)
             });
-        let args = RunArgs::default();
-        let plan = cmd_run::route_input(&ws, "hello", None, None, None)?;
+        let agent = route::find_agent(&ws, route::MAIN_AGENT).map_err(Failure::route)?;
         let (base_sink, rx) = EventSink::channel();
-        let engine = cmd_run::engine(&ws, provider, &args, &plan, base_sink.clone(), "")?;
+        let policy = agentops_runtime::approval::ApprovalPolicy::default();
+        let approver = crate::approver::approver(policy, tty);
+        let changes = std::sync::Arc::new(ws.change_service(approver));
+        let (builder, warnings) = ws.engine(provider, "", changes);
+        for w in warnings {
+            eprintln!("agentops: warning: {w}");
+        }
+        let engine = builder.events(base_sink.clone()).build();
+        let (permissions, hooks) = engine.rules();
         let mut repl = Self {
-            base_permissions: engine.permissions.clone(),
-            base_hooks: engine.hooks.clone(),
+            base_permissions: permissions.clone(),
+            base_hooks: hooks.clone(),
             engine,
             ws,
             verbose,
@@ -108,9 +120,10 @@ impl Repl {
             rx,
             log: None,
             session_id: String::new(),
-            agent: plan.agent.name,
+            agent: agent.name,
             env: None,
             pending: Vec::new(),
+            resumed: None,
             tty,
             color,
         };
@@ -123,31 +136,24 @@ impl Repl {
         if let Err(e) = session::state_dir(&self.ws.root) {
             eprintln!("agentops: warning: {e}");
         }
-        let id = cmd_run::session_id();
-        let fields = json!({
-            "repo": self.ws.root.display().to_string(),
-            "started": unix_secs(),
-            "agent": self.agent,
-            "model": self.engine.default_model,
-            "provider": self.engine.provider_name,
-            "interactive": true,
-        });
-        let Value::Object(fields) = fields else {
-            return Ok(());
-        };
-        let recorder = SessionRecorder::create(&self.ws.root, Some(&self.dir), &id, fields)
-            .map_err(Failure::usage)?;
+        let mut header = SessionHeader::new(&self.ws.root, FrontEnd::Repl, &self.agent);
+        header.model = Some(self.engine.default_model().to_string());
+        header.provider = Some(self.engine.provider_name().to_string());
+        let recorder =
+            SessionRecorder::create(&self.ws.root, Some(&self.dir), &session::new_id(), &header)
+                .map_err(Failure::usage)?;
         self.attach(recorder);
         self.pending.clear();
+        self.resumed = None;
         Ok(())
     }
 
     fn attach(&mut self, recorder: SessionRecorder) {
         self.session_id = recorder.id.clone();
-        self.engine.transcript = Some(recorder.path.clone());
-        self.engine.tool_ctx.session_id = recorder.id.clone();
+        let path = recorder.path.clone();
         let (sink, handle) = self.base_sink.clone().recording(recorder);
-        self.engine.events = sink;
+        self.engine
+            .attach_session(sink, &self.session_id, Some(path));
         self.log = Some(handle);
     }
 
@@ -157,13 +163,8 @@ impl Repl {
             .root
             .file_name()
             .map_or_else(|| "repo".to_string(), |n| n.to_string_lossy().into_owned());
-        let branch = std::fs::read_to_string(self.ws.root.join(".git/HEAD"))
-            .ok()
-            .and_then(|h| {
-                h.trim()
-                    .strip_prefix("ref: refs/heads/")
-                    .map(|b| format!(" ({b})"))
-            })
+        let branch = route::branch(&self.ws.root)
+            .map(|b| format!(" ({b})"))
             .unwrap_or_default();
         let env = self
             .env
@@ -337,14 +338,7 @@ impl Repl {
     }
 
     fn agent_def(&self, name: &str) -> Result<agentops_agents::AgentDefinition, Failure> {
-        let agents = self.ws.agents();
-        agents.get(name).cloned().ok_or_else(|| {
-            let names: Vec<&str> = agents.items.iter().map(|a| a.name.as_str()).collect();
-            Failure::usage(anyhow::anyhow!(
-                "no agent named `{name}`; available: {}",
-                names.join(", ")
-            ))
-        })
+        route::find_agent(&self.ws, name).map_err(Failure::route)
     }
 
     /// The conversation so far, from the session log (the log is the truth).
@@ -363,13 +357,21 @@ impl Repl {
 
     /// One prompt through the agent loop; Ctrl-C cancels it and the REPL goes on.
     async fn turn(&mut self, line: &str) {
-        let plan = match cmd_run::route_input(&self.ws, line, None, Some(&self.agent), None) {
+        let choice = Choice {
+            agent: None,
+            default_agent: Some(&self.agent),
+            model: None,
+        };
+        let plan = match route::plan_turn(&self.ws, line, choice, self.resumed.as_ref()) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("agentops: {:#}", e.error);
+                eprintln!("agentops: {e}");
                 return;
             }
         };
+        for w in &plan.warnings {
+            eprintln!("{w}");
+        }
         self.prepare(&plan);
         let history = self.history();
         let pending = std::mem::take(&mut self.pending);
@@ -402,49 +404,29 @@ impl Repl {
         };
         self.drain(&mut spinner);
         spinner.clear(self.tty);
-        let after = self.engine.totals();
-        let (kind, message) = match &outcome {
-            None => (
-                "interrupted",
-                Some("turn cancelled (Ctrl-C); the session goes on".to_string()),
-            ),
-            Some(Ok(run)) => match &run.stop {
-                Stop::Final => ("success", None),
-                Stop::ApprovalRequired { pending } => (
-                    "approval_required",
-                    Some(format!(
-                        "not made: {} high-risk change(s) need approval ({}); /resume {} asks again",
-                        pending.len(),
-                        pending.join(", "),
-                        self.session_id
-                    )),
-                ),
-                Stop::Hook { event, reason } => (
-                    "denied",
-                    Some(format!("a {event} hook stopped this: {reason}")),
-                ),
-                other => ("limit", Some(format!("stopped: {other:?}"))),
+        let totals = self.engine.totals().since(&before);
+        let ending = match &outcome {
+            Some(r) => Ending::Finished(r),
+            None => Ending::Interrupted {
+                by: "Ctrl-C",
+                code: ExitCode::Interrupted,
             },
-            Some(Err(RunError::Provider(e))) => ("error", Some(e.to_string())),
         };
+        let result = RunResult::of(ending, totals, &self.session_id, started.elapsed());
         println!();
-        if let Some(m) = message {
-            eprintln!("agentops: {m}");
+        match (&outcome, &result.error) {
+            (None, _) => eprintln!("agentops: turn cancelled (Ctrl-C); the session goes on"),
+            (Some(_), Some(e)) => eprintln!("agentops: {e}"),
+            (Some(_), None) => {}
         }
-        let result = json!({
-            "type": "result",
-            "outcome": kind,
-            "session_id": self.session_id,
-            "turns": after.turns - before.turns,
-            "usage": {
-                "input_tokens": after.usage.input_tokens - before.usage.input_tokens,
-                "output_tokens": after.usage.output_tokens - before.usage.output_tokens,
-            },
-            "cost_usd": after.cost_usd - before.cost_usd,
-            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        });
+        if !result.pending_approvals.is_empty() {
+            eprintln!(
+                "agentops: /resume {} asks for them again with your next message",
+                self.session_id
+            );
+        }
         if let Some(log) = &self.log
-            && let Err(e) = log.finish(&result)
+            && let Err(e) = log.finish(&result.to_value())
         {
             eprintln!("agentops: warning: the session log stopped: {e}");
         }
@@ -452,19 +434,11 @@ impl Repl {
 
     /// The command's allow rules and hooks for this turn only; the target environment.
     fn prepare(&mut self, plan: &Plan) {
-        let mut permissions = self.base_permissions.clone();
-        permissions.allow_specs(&plan.allowed, "the command's allowed-tools");
-        self.engine.permissions = permissions;
-        let mut hooks = self.base_hooks.clone();
-        if let Some(h) = &plan.hooks {
-            hooks.add(h, "the command's frontmatter");
-        }
-        self.engine.hooks = hooks;
-        let mut env = cmd_run::environment(&self.ws);
-        if let Some(e) = &self.env {
-            env.push_str(&format!("- Target environment: {e}\n"));
-        }
-        self.engine.environment = env;
+        let (hooks, _) = plan.hooks(&self.base_hooks);
+        self.engine
+            .set_rules(plan.permissions(&self.base_permissions), hooks);
+        self.engine
+            .set_environment(route::environment(&self.ws, self.env.as_deref()));
     }
 
     /// Shows what is still in the channel (events of a turn that just ended).
@@ -486,13 +460,9 @@ impl Repl {
         let options = agentops_runtime::gates::ValidateOptions {
             app: flag("--app"),
             env: flag("--env").or_else(|| self.env.clone()),
-            cache_dir: self
-                .ws
-                .home
-                .as_ref()
-                .map(|h| h.join(".cache/agentops/render")),
+            cache_dir: Some(self.ws.render_cache()),
             parallel: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-            timeout: Duration::from_secs(120),
+            timeout: agentops_runtime::workspace::RENDER_TIMEOUT,
         };
         let started = Instant::now();
         let report =
@@ -520,14 +490,14 @@ impl Repl {
             println!("/resume <id> goes on with one of them");
             return;
         }
-        let path = match session::index::find(&self.dir, id) {
+        let previous = match Previous::find(&self.dir, Some(id)) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("agentops: {e}");
                 return;
             }
         };
-        let (recorder, log) = match SessionRecorder::resume(&path) {
+        let (recorder, log) = match SessionRecorder::resume(&previous.path) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("agentops: {e}");
@@ -539,16 +509,12 @@ impl Repl {
             eprintln!("agentops: warning: {w}");
         }
         self.attach(recorder);
-        if let Some(agent) = log.header.fields.get("agent").and_then(Value::as_str)
-            && self.agent_def(agent).is_ok()
-        {
-            self.agent = agent.to_string();
+        // Agent, model, permission mode, the command's rules and hooks: each turn restores
+        // them from the header (`route::plan_turn`), as `run --resume` does.
+        if self.agent_def(&previous.header.agent).is_ok() {
+            self.agent = previous.header.agent.clone();
         }
-        self.engine.events.emit(Event::Resumed {
-            agent: self.agent.clone(),
-            pending: r.pending.iter().map(|p| p.id.clone()).collect(),
-            interrupted_calls: r.interrupted_calls.clone(),
-        });
+        self.resumed = Some(previous.header);
         println!(
             "resumed {} ({} messages{})",
             self.session_id,
@@ -562,25 +528,12 @@ impl Repl {
                 )
             }
         );
-        self.pending = r.pending;
-        let idle = r
-            .last_active_ms
-            .map(|ms| Duration::from_millis(unix_secs().saturating_mul(1000).saturating_sub(ms)));
-        if let Some(idle) = idle.filter(|i| *i > LONG_IDLE)
-            && self.tty
-            && r.messages.len() > 4
+        self.pending = r.pending.clone();
+        let from_summary = self.tty && offer_summary(&r);
+        if let Ok(agent) = self.agent_def(&self.agent.clone())
+            && let Err(e) = self.engine.resumed(&agent, r, None, from_summary).await
         {
-            eprint!(
-                "This session was last active {} hours ago. Go on from a summary of it? [y/N] ",
-                idle.as_secs() / 3600
-            );
-            let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            if std::io::stdin().read_line(&mut answer).is_ok()
-                && matches!(answer.trim(), "y" | "Y" | "yes")
-            {
-                self.compact().await;
-            }
+            eprintln!("agentops: compaction failed: {e}");
         }
         self.drain(&mut Spinner::default());
     }
@@ -616,7 +569,7 @@ impl Repl {
         };
         let history = self.history();
         let before = history.len();
-        let model = self.engine.default_model.clone();
+        let model = self.engine.default_model().to_string();
         match self.engine.compact(&agent, &model, history, "manual").await {
             Ok(after) => println!("compacted: {before} messages → {}", after.len()),
             Err(e) => eprintln!("agentops: compaction failed: {e}"),
@@ -625,19 +578,37 @@ impl Repl {
     }
 }
 
+/// Asks the person whether to go on from a summary, for a session idle ≥ 8 h with some
+/// history (`run --resume` and `/resume` at a terminal).
+pub(crate) fn offer_summary(r: &Resumption) -> bool {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let idle = r
+        .last_active_ms
+        .map(|ms| Duration::from_millis(now_ms.saturating_sub(ms)));
+    let Some(idle) = idle.filter(|i| *i >= LONG_IDLE) else {
+        return false;
+    };
+    if r.messages.len() <= 4 {
+        return false;
+    }
+    eprint!(
+        "This session was last active {} hours ago. Go on from a summary of it? [y/N] ",
+        idle.as_secs() / 3600
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
 /// What every finished run of a session cost.
-fn session_cost(events: &[Value]) -> f64 {
+fn session_cost(events: &[serde_json::Value]) -> f64 {
     events
         .iter()
         .filter(|e| e["type"] == "result")
         .filter_map(|e| e["cost_usd"].as_f64())
         .fold(0.0, |a, b| a + b)
-}
-
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Renders one event of a turn for a person.

@@ -97,25 +97,32 @@ fn bench(c: &mut Criterion) {
     let root = std::env::temp_dir();
     let make = || {
         let (sink, rx) = EventSink::channel();
-        let mut engine = Engine::new(
-            Arc::new(InstantProvider {
-                turn: AtomicU32::new(0),
-            }),
-            "instant".into(),
-            ProviderKind::Openai,
-            ToolMode::Native,
-            RetryPolicy::default(),
-            "m".into(),
-            tools.clone(),
+        let engine = Engine::builder(
+            agentops_runtime::providers::ResolvedProvider {
+                provider: Arc::new(InstantProvider {
+                    turn: AtomicU32::new(0),
+                }),
+                name: "instant".into(),
+                kind: ProviderKind::Openai,
+                tool_mode: ToolMode::Native,
+                retry: RetryPolicy::default(),
+                model: "m".into(),
+                base_url: String::new(),
+            },
             ToolContext {
                 root: root.clone(),
                 cwd: root.clone(),
                 timeout: Duration::from_secs(1),
                 ..Default::default()
             },
-            sink,
-        );
-        engine.limits.max_turns = CALLS + 1;
+        )
+        .tools(tools.clone())
+        .events(sink)
+        .limits(agentops_runtime::config::Limits {
+            max_turns: CALLS + 1,
+            ..Default::default()
+        })
+        .build();
         (engine, rx)
     };
     let mut group = c.benchmark_group("agent_loop");

@@ -14,11 +14,9 @@ use serde_json::json;
 const EVENTS: usize = 10_000;
 
 fn write_session(root: &std::path::Path) -> std::path::PathBuf {
-    let fields = json!({"agent": "general-purpose", "model": "m"});
-    let serde_json::Value::Object(fields) = fields else {
-        unreachable!()
-    };
-    let mut rec = SessionRecorder::create(root, None, "run-bench", fields).unwrap();
+    let mut header = session::SessionHeader::new(root, session::FrontEnd::Run, "general-purpose");
+    header.model = Some("m".into());
+    let mut rec = SessionRecorder::create(root, None, "run-bench", &header).unwrap();
     let agent = "general-purpose".to_string();
     let result = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n".repeat(16);
     let mut n = 0;
@@ -72,7 +70,7 @@ fn write_session(root: &std::path::Path) -> std::path::PathBuf {
                 id: id.clone(),
                 name: "Read".into(),
                 input: json!({"file_path": "apps/web/base/deployment.yaml"}),
-                via: "native",
+                via: agentops_runtime::events::CallVia::Native,
             },
             Event::ToolResult {
                 agent: agent.clone(),

@@ -81,7 +81,7 @@ impl ApprovalRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum ApprovalDecision {
     Granted {
@@ -242,6 +242,18 @@ impl ApprovalPolicy {
                 .push(ApprovalRule::from_spec(&label("deny", i), spec)?);
         }
         Ok(())
+    }
+
+    /// `--approve` rules and an `--approval-policy` file, as one policy.
+    pub fn from_flags(file: Option<&Path>, rules: &[String]) -> Result<Self, ApprovalError> {
+        let mut policy = Self::default();
+        if let Some(file) = file {
+            policy.load_file(file)?;
+        }
+        for rule in rules {
+            policy.approve.push(ApprovalRule::parse(rule)?);
+        }
+        Ok(policy)
     }
 
     pub fn decide_now(&self, request: &ApprovalRequest) -> ApprovalDecision {

@@ -4,12 +4,39 @@
 use crate::config::ToolMode;
 use crate::model::{Message, Usage};
 use crate::session::SessionRecorder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How a tool call was read from the model's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallVia {
+    /// The API's own `tool_calls`.
+    Native,
+    /// A JSON object in the reply's text (the fallback for models that write calls as text).
+    ContentJson,
+    /// A schema-constrained step (`tool_mode = "schema"`).
+    Schema,
+    /// A pending call made again on resume.
+    Resume,
+}
+
+impl std::fmt::Display for CallVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CallVia::Native => "native",
+            CallVia::ContentJson => "content-json",
+            CallVia::Schema => "schema",
+            CallVia::Resume => "resume",
+        })
+    }
+}
+
+/// The events of a run: serialized into the session log and stream-json, read back (typed)
+/// by replay and resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// An agent run begins (the main agent, or a subagent at `depth` > 0).
@@ -61,8 +88,7 @@ pub enum Event {
         id: String,
         name: String,
         input: Value,
-        /// How the call was read: `native`, `content-json` (fallback) or `schema`.
-        via: &'static str,
+        via: CallVia,
     },
     ToolResult {
         agent: String,
@@ -78,7 +104,7 @@ pub enum Event {
         agent: String,
         id: String,
         #[serde(flatten)]
-        record: crate::agent_loop::GateRecord,
+        record: crate::change::GateRecord,
     },
     /// A high-risk change waits for a decision.
     ApprovalRequested {
@@ -123,13 +149,12 @@ pub enum Event {
         blocked: bool,
         message: String,
     },
-    /// One step of a deploy (`validate`, `plan`, `approve`, `apply`, `verify`, `rollback`):
-    /// `started`, `ok`, `retry`, `failed`, `pending`, `denied` or `skipped`.
+    /// One step of a deploy and where it stands.
     Deploy {
         app: String,
         env: String,
-        step: String,
-        status: String,
+        step: crate::deploy::Step,
+        status: crate::deploy::StepStatus,
         attempt: u32,
         detail: String,
     },
@@ -220,6 +245,11 @@ impl RecorderHandle {
             Some(r) => r.finish(result).map_err(|e| e.to_string()),
             None => Err("the session log had stopped earlier".to_string()),
         }
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> Option<String> {
+        self.0.lock().ok()?.as_ref().map(|r| r.id.clone())
     }
 
     pub fn path(&self) -> Option<std::path::PathBuf> {

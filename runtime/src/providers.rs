@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A provider ready to use, with what the loop needs to know about it.
+#[derive(Clone)]
 pub struct ResolvedProvider {
     pub name: String,
     pub kind: ProviderKind,

@@ -22,13 +22,34 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+/// What a unit of review is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    /// A kustomization, rendered.
+    Overlay,
+    /// A plain manifest file outside any kustomization.
+    Manifest,
+    /// A cluster change (a server-side dry run or an Argo CD diff).
+    Cluster,
+}
+
+impl std::fmt::Display for UnitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnitKind::Overlay => "overlay",
+            UnitKind::Manifest => "manifest",
+            UnitKind::Cluster => "cluster",
+        })
+    }
+}
+
 /// What the gates concluded about one overlay (or plain manifest file) a change touches.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct UnitReview {
     /// Relative to the repository root.
     pub path: String,
-    /// `overlay` or `manifest`.
-    pub unit: &'static str,
+    pub unit: UnitKind,
     /// The environment the path names (`overlays/<env>`, a `prod` folder), if any.
     pub environment: Option<String>,
     pub passed: bool,
@@ -42,12 +63,12 @@ pub struct UnitReview {
     pub objects: usize,
     pub risk: Assessment,
     /// Unified diff of the rendered objects (Secret values redacted).
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub diff: String,
 }
 
 /// The gates' verdict on a set of file changes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Review {
     pub files: Vec<String>,
     pub units: Vec<UnitReview>,
@@ -190,7 +211,7 @@ impl ChangeGate {
                     Some(s) => format!("{} <- {s}", plan.target),
                     None => plan.target.clone(),
                 },
-                unit: "cluster",
+                unit: UnitKind::Cluster,
                 environment,
                 passed,
                 error: checked.error,
@@ -431,7 +452,7 @@ impl ChangeGate {
         };
         self.unit(
             rel_s,
-            "overlay",
+            UnitKind::Overlay,
             environment,
             before_checked,
             after_checked,
@@ -481,7 +502,7 @@ impl ChangeGate {
         let diff = rendered_diff(&before_objects, &after_objects, &change.rel);
         self.unit(
             change.rel.clone(),
-            "manifest",
+            UnitKind::Manifest,
             environment_of(&change.rel),
             before_checked,
             after_checked,
@@ -495,7 +516,7 @@ impl ChangeGate {
     fn unit(
         &self,
         path: String,
-        unit: &'static str,
+        unit: UnitKind,
         environment: Option<String>,
         before: Option<Checked>,
         after: Checked,

@@ -38,7 +38,7 @@ const IMMUTABLE: &[(&str, &str)] = &[
     ("PersistentVolumeClaim", "/spec/accessModes"),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Low,
@@ -46,7 +46,7 @@ pub enum Level {
 }
 
 /// What changed in one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
     Added,
@@ -54,7 +54,7 @@ pub enum Change {
     Deleted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ObjectChange {
     /// `Kind/namespace/name`.
     pub object: String,
@@ -105,7 +105,7 @@ impl PartialEq<&str> for Reason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Assessment {
     pub level: Level,
     /// Why it is high risk.

@@ -7,7 +7,9 @@
 
 use crate::events::Event;
 use crate::model::Message;
+use agentops_agents::definition::PermissionMode;
 use agentops_sessions::log::{Header, LogError, SessionLog, SessionWriter, read};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +38,173 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Which front end started a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrontEnd {
+    /// `agentops run` (headless).
+    #[default]
+    Run,
+    /// The interactive REPL.
+    Repl,
+    /// `agentops deploy`.
+    Deploy,
+}
+
+/// The first line of a session log, typed: what a resume restores, and where the session
+/// came from. Written by [`SessionHeader::new`] only; read leniently (a field a log lacks
+/// takes its default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionHeader {
+    /// The repository root.
+    pub repo: String,
+    /// Unix seconds.
+    pub started: u64,
+    pub front_end: FrontEnd,
+    pub agent: String,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub permission_mode: Option<PermissionMode>,
+    /// The slash command the session was started with (its allow rules and hooks come back).
+    pub command: Option<String>,
+    /// The first prompt, redacted, at most 2,000 characters.
+    pub prompt: Option<String>,
+    /// The session this one was forked from.
+    pub forked_from: Option<String>,
+}
+
+impl SessionHeader {
+    /// A header for a new session of `root`, started now.
+    pub fn new(root: &Path, front_end: FrontEnd, agent: &str) -> Self {
+        Self {
+            repo: root.display().to_string(),
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            front_end,
+            agent: agent.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// Keeps the first prompt, redacted and cut.
+    pub fn with_prompt(mut self, prompt: &str) -> Self {
+        let kept: String = agentops_tools::redact::redact_text(prompt)
+            .chars()
+            .take(2000)
+            .collect();
+        self.prompt = Some(kept);
+        self
+    }
+
+    /// The typed header of a log (missing or unreadable fields take their defaults).
+    pub fn of(log: &SessionLog) -> Self {
+        serde_json::from_value(Value::Object(log.header.fields.clone())).unwrap_or_else(|_| {
+            // One malformed field must not lose the others.
+            let field = |k: &str| log.header.fields.get(k).cloned().unwrap_or(Value::Null);
+            Self {
+                repo: field("repo").as_str().unwrap_or_default().to_string(),
+                agent: field("agent").as_str().unwrap_or_default().to_string(),
+                model: field("model").as_str().map(str::to_string),
+                command: field("command").as_str().map(str::to_string),
+                ..Self::default()
+            }
+        })
+    }
+
+    fn fields(&self) -> serde_json::Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+/// A new session id: `run-<unix seconds>-<nanos ^ pid>` in hex.
+pub fn new_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "run-{:x}-{:x}",
+        nanos / 1_000_000_000,
+        (nanos % 1_000_000_000) ^ u128::from(std::process::id())
+    )
+}
+
+/// A session to go on with: its log read, its header typed.
+pub struct Previous {
+    pub path: PathBuf,
+    pub log: SessionLog,
+    pub header: SessionHeader,
+}
+
+impl Previous {
+    /// `--resume ID|prefix` (`Some(id)`) or `--continue` (`None`: the latest) in `dir`.
+    pub fn find(dir: &Path, id: Option<&str>) -> Result<Self, FindError> {
+        let path = match id {
+            Some(id) => index::find(dir, id)?,
+            None => index::latest(dir)?,
+        };
+        let log = read(&path)?;
+        let header = SessionHeader::of(&log);
+        Ok(Self { path, log, header })
+    }
+
+    /// The typed events of the log (lines that are not events are skipped).
+    pub fn events(&self) -> Vec<Event> {
+        typed_events(&self.log)
+    }
+}
+
+/// The events of a log, typed; lines that are not events (the result objects) are skipped.
+pub fn typed_events(log: &SessionLog) -> Vec<Event> {
+    log.events
+        .iter()
+        .filter_map(|e| serde_json::from_value(e.clone()).ok())
+        .collect()
+}
+
+/// An open session: the recorder new events go to and, when it goes on with an earlier one,
+/// where that one stood.
+pub struct Opened {
+    pub recorder: SessionRecorder,
+    pub resumption: Option<Resumption>,
+}
+
+/// Opens the session of a run: a new one with `header`, the `previous` one (a torn last line
+/// cut off), or with `fork` a copy of it under a new id.
+pub fn open(
+    root: &Path,
+    dir: &Path,
+    header: &SessionHeader,
+    previous: Option<&Previous>,
+    fork: bool,
+) -> Result<Opened, LogError> {
+    let Some(prev) = previous else {
+        // `.agentops/` with its `.gitignore`, even when the log goes elsewhere.
+        if let Err(e) = state_dir(root) {
+            tracing::warn!("{}: {e}", root.join(".agentops").display());
+        }
+        let recorder = SessionRecorder::create(root, Some(dir), &new_id(), header)?;
+        return Ok(Opened {
+            recorder,
+            resumption: None,
+        });
+    };
+    let path = if fork {
+        index::fork(dir, &prev.log, &new_id(), header.fields())?
+    } else {
+        prev.path.clone()
+    };
+    let (recorder, log) = SessionRecorder::resume(&path)?;
+    Ok(Opened {
+        recorder,
+        resumption: Some(resumption(&log)),
+    })
+}
+
 /// Writes one session's events as they happen.
 pub struct SessionRecorder {
     writer: SessionWriter,
@@ -49,8 +218,9 @@ impl SessionRecorder {
         root: &Path,
         dir: Option<&Path>,
         id: &str,
-        fields: serde_json::Map<String, Value>,
+        header: &SessionHeader,
     ) -> Result<Self, LogError> {
+        let fields = header.fields();
         let dir = match dir {
             Some(d) => d.to_path_buf(),
             None => state_dir(root)
@@ -117,13 +287,6 @@ impl SessionRecorder {
 /// Every session in `dir`, newest first (from the index when logs are unchanged).
 pub fn list(dir: &Path) -> Vec<SessionSummary> {
     index::list(dir)
-}
-
-/// A session by id or unique id prefix.
-pub fn open(dir: &Path, id: &str) -> Result<(PathBuf, SessionLog), FindError> {
-    let path = index::find(dir, id)?;
-    let log = read(&path)?;
-    Ok((path, log))
 }
 
 /// A pending high-risk change as the log keeps it: enough to make the same call again.

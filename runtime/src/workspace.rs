@@ -9,6 +9,11 @@ use agentops_commands::{
     Arguments, CommandDefinition, ExpandError, ExpandOptions, Expansion, ResolveError,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one render (`kubectl kustomize`) may take in the gates.
+pub const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -54,6 +59,97 @@ impl Workspace {
             (Ok(rest), Some(home)) => home.join(rest),
             _ => self.root.join(p),
         })
+    }
+
+    /// Where rendered results are cached, keyed by their inputs' content (shared by
+    /// `validate`, the gates and every run): `~/.cache/agentops/render`, else the
+    /// repository's `.agentops/cache/render`.
+    pub fn render_cache(&self) -> PathBuf {
+        self.home.as_ref().map_or_else(
+            || self.root.join(".agentops").join("cache").join("render"),
+            |h| h.join(".cache").join("agentops").join("render"),
+        )
+    }
+
+    /// The gates of this repository (its policy, the render cache).
+    pub fn change_gate(&self) -> crate::review::ChangeGate {
+        crate::review::ChangeGate::new(
+            self.root.clone(),
+            self.config.policy.clone(),
+            Some(self.render_cache()),
+            RENDER_TIMEOUT,
+        )
+    }
+
+    /// The gated-change service every change of a run goes through, deciding approvals
+    /// with `approver`.
+    pub fn change_service(
+        &self,
+        approver: Arc<dyn crate::approval::Approver>,
+    ) -> crate::change::ChangeService {
+        crate::change::ChangeService::new(Arc::new(self.change_gate()), approver)
+    }
+
+    /// Where and how tools run for `agent` in `session_id`: the repository, the configured
+    /// command timeout (`[commands] shell_timeout_secs`), the kubeconfig and Argo CD.
+    pub fn tool_context(&self, session_id: &str, agent: &str) -> agentops_tools::ToolContext {
+        agentops_tools::ToolContext {
+            root: self.root.clone(),
+            cwd: self.cwd.clone(),
+            timeout: self.config.commands.shell_timeout(),
+            session_id: session_id.to_string(),
+            agent: agent.to_string(),
+            // $KUBECONFIG, else ~/.kube/config; cluster tools always name their context.
+            kubeconfig: self.kubeconfig(),
+            argocd: self.config.argocd.endpoint(&crate::providers::process_env),
+        }
+    }
+
+    /// Where `create` finds the repository's own templates and the labels policy wants.
+    pub fn create_settings(&self) -> agentops_tools::create::CreateSettings {
+        agentops_tools::create::CreateSettings {
+            templates_dir: self.root.join("templates"),
+            required_labels: self.config.policy.required_labels.clone(),
+        }
+    }
+
+    /// The builtin tools plus those that need this workspace (validate, drift, create).
+    pub fn tool_registry(&self) -> agentops_tools::ToolRegistry {
+        let mut tools = agentops_tools::ToolRegistry::builtin();
+        tools.register(Arc::new(crate::gates::ValidateTool {
+            policy: self.config.policy.clone(),
+            cache_dir: Some(self.render_cache()),
+        }));
+        tools.register(Arc::new(crate::drift::DriftTool));
+        tools.register(Arc::new(agentops_tools::create::CreateTool {
+            settings: self.create_settings(),
+        }));
+        tools
+    }
+
+    /// An engine for this workspace: its tools, model aliases, prices, limits, sampling, the
+    /// agents to delegate to, its permission rules and the settings' hooks, and the system
+    /// prompt's environment. Returns the hook files' warnings with it.
+    pub fn engine(
+        &self,
+        provider: crate::providers::ResolvedProvider,
+        session_id: &str,
+        changes: Arc<crate::change::ChangeService>,
+    ) -> (crate::EngineBuilder, Vec<String>) {
+        let config = &self.config;
+        let (hooks, warnings) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
+        let builder = crate::Engine::builder(provider, self.tool_context(session_id, ""))
+            .tools(self.tool_registry())
+            .aliases(config.models.aliases.clone())
+            .prices(crate::cost::PriceTable::new(&config.prices))
+            .limits(config.limits.clone())
+            .sampling(config.model.max_tokens, config.model.temperature)
+            .agents(self.agents().items)
+            .environment(crate::route::environment(self, None))
+            .permissions(self.permissions.clone())
+            .hooks(hooks)
+            .changes(changes);
+        (builder, warnings)
     }
 
     /// Opens the workspace at `cwd`, reading `agentops.toml` from the repository root.

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use agentops_agents::{AgentDefinition, Origin, Source};
-use agentops_runtime::config::{Price, ProviderKind, ToolMode};
+use agentops_runtime::config::{Limits, Price, ProviderKind, ToolMode};
 use agentops_runtime::model::anthropic::AnthropicProvider;
 use agentops_runtime::model::openai::OpenAiProvider;
 use agentops_runtime::model::retry::RetryPolicy;
@@ -40,6 +40,10 @@ struct Fixture {
     server: FakeModelServer,
     engine: Engine,
     events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    root: std::path::PathBuf,
+    provider: agentops_runtime::providers::ResolvedProvider,
+    ctx: ToolContext,
+    sink: EventSink,
 }
 
 impl Fixture {
@@ -60,33 +64,55 @@ impl Fixture {
         let provider =
             OpenAiProvider::new(&server.base_url(), Some("test-key".into()), timeout).unwrap();
         let (sink, events) = EventSink::channel();
-        let mut engine = Engine::new(
-            Arc::new(provider),
-            "fake".into(),
-            ProviderKind::Openai,
-            mode,
-            RetryPolicy {
+        let provider = agentops_runtime::providers::ResolvedProvider {
+            provider: Arc::new(provider),
+            name: "fake".into(),
+            kind: ProviderKind::Openai,
+            tool_mode: mode,
+            retry: RetryPolicy {
                 attempts: 3,
                 base: Duration::from_millis(5),
                 max: Duration::from_millis(20),
             },
-            "fake-model".into(),
-            ToolRegistry::builtin(),
-            ToolContext {
-                root: root.clone(),
-                cwd: root,
-                timeout: Duration::from_secs(10),
-                ..Default::default()
-            },
-            sink,
-        );
-        engine.agents = vec![main_agent(), reviewer()];
+            model: "fake-model".into(),
+            base_url: String::new(),
+        };
+        let ctx = ToolContext {
+            root: root.clone(),
+            cwd: root.clone(),
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        };
+        let engine = Self::builder(&provider, &ctx, &sink).build();
         Self {
             _tmp: tmp,
+            root,
             server,
             engine,
             events,
+            provider,
+            ctx,
+            sink,
         }
+    }
+
+    fn builder(
+        provider: &agentops_runtime::providers::ResolvedProvider,
+        ctx: &ToolContext,
+        sink: &EventSink,
+    ) -> agentops_runtime::EngineBuilder {
+        Engine::builder(provider.clone(), ctx.clone())
+            .tools(ToolRegistry::builtin())
+            .events(sink.clone())
+            .agents(vec![main_agent(), reviewer()])
+    }
+
+    /// Builds the engine again, changed by `f` (limits, prices).
+    fn configure(
+        &mut self,
+        f: impl FnOnce(agentops_runtime::EngineBuilder) -> agentops_runtime::EngineBuilder,
+    ) {
+        self.engine = f(Self::builder(&self.provider, &self.ctx, &self.sink)).build();
     }
 
     fn drain(&mut self) -> Vec<Event> {
@@ -301,7 +327,12 @@ async fn delegation_by_description_and_depth_limit() {
     ])
     .await;
     // No subagent_type: the reviewer is chosen because its description matches the task.
-    f.engine.limits.max_depth = 1;
+    f.configure(|b| {
+        b.limits(Limits {
+            max_depth: 1,
+            ..Limits::default()
+        })
+    });
     f.engine.run(&main_agent(), "go", None).await.unwrap();
     let reqs = f.server.requests();
     assert!(
@@ -324,10 +355,14 @@ async fn delegation_by_description_and_depth_limit() {
     );
 
     // At depth limit 0 nothing is delegated: the Agent tool is not offered.
-    let f = Fixture::new(vec![text("alone")]).await;
-    let mut engine = f.engine;
-    engine.limits.max_depth = 0;
-    engine.run(&main_agent(), "go", None).await.unwrap();
+    let mut f = Fixture::new(vec![text("alone")]).await;
+    f.configure(|b| {
+        b.limits(Limits {
+            max_depth: 0,
+            ..Limits::default()
+        })
+    });
+    f.engine.run(&main_agent(), "go", None).await.unwrap();
     let tools: Vec<String> = f.server.requests()[0].body["tools"]
         .as_array()
         .unwrap()
@@ -484,8 +519,13 @@ async fn budget_cap_stops_the_run() {
             output: 100.0,
         },
     );
-    f.engine.prices = agentops_runtime::cost::PriceTable::new(&prices);
-    f.engine.limits.max_budget_usd = Some(0.01);
+    f.configure(|b| {
+        b.prices(agentops_runtime::cost::PriceTable::new(&prices))
+            .limits(Limits {
+                max_budget_usd: Some(0.01),
+                ..Limits::default()
+            })
+    });
     let run = f.engine.run(&main_agent(), "go", None).await.unwrap();
     // 120 tokens at $100/Mtok = $0.012 ≥ $0.01 after the first turn.
     match run.stop {
@@ -509,7 +549,12 @@ async fn turn_limit_stops_the_run() {
         calls(&[("c2", "Glob", r#"{"pattern": "*"}"#)]),
     ])
     .await;
-    f.engine.limits.max_turns = 2;
+    f.configure(|b| {
+        b.limits(Limits {
+            max_turns: 2,
+            ..Limits::default()
+        })
+    });
     let run = f.engine.run(&main_agent(), "go", None).await.unwrap();
     assert_eq!(run.stop, Stop::TurnLimit { limit: 2 });
     assert_eq!(f.server.remaining(), 0);
@@ -599,11 +644,13 @@ async fn schema_mode_drives_steps_through_response_format() {
             .contains("final_answer")
     );
     let events = f.drain();
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::ToolCall { via: "schema", .. }))
-    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolCall {
+            via: agentops_runtime::events::CallVia::Schema,
+            ..
+        }
+    )));
     assert!(events.iter().any(|e| matches!(
         e,
         Event::AgentStarted {
@@ -629,12 +676,13 @@ async fn long_tool_results_are_capped() {
         text("ok"),
     ])
     .await;
-    std::fs::write(
-        f.engine.tool_ctx.root.join("big.txt"),
-        "line of text\n".repeat(10_000),
-    )
-    .unwrap();
-    f.engine.limits.max_tool_output_bytes = 2000;
+    std::fs::write(f.root.join("big.txt"), "line of text\n".repeat(10_000)).unwrap();
+    f.configure(|b| {
+        b.limits(Limits {
+            max_tool_output_bytes: 2000,
+            ..Limits::default()
+        })
+    });
     f.engine.run(&main_agent(), "go", None).await.unwrap();
     let content = &tool_messages(&f.server.requests()[1].body)[0].1;
     assert!(content.len() < 2200, "{}", content.len());
@@ -669,23 +717,27 @@ async fn anthropic_messages_with_tool_use() {
         Duration::from_secs(5),
     )
     .unwrap();
-    let mut engine = Engine::new(
-        Arc::new(provider),
-        "anthropic".into(),
-        ProviderKind::Anthropic,
-        ToolMode::Native,
-        RetryPolicy::default(),
-        "claude-sonnet-4-5".into(),
-        ToolRegistry::builtin(),
+    let engine = Engine::builder(
+        agentops_runtime::providers::ResolvedProvider {
+            provider: Arc::new(provider),
+            name: "anthropic".into(),
+            kind: ProviderKind::Anthropic,
+            tool_mode: ToolMode::Native,
+            retry: RetryPolicy::default(),
+            model: "claude-sonnet-4-5".into(),
+            base_url: String::new(),
+        },
         ToolContext {
             root: root.clone(),
             cwd: root,
             timeout: Duration::from_secs(5),
             ..Default::default()
         },
-        EventSink::discard(),
-    );
-    engine.prices = agentops_runtime::cost::PriceTable::new(&BTreeMap::new());
+    )
+    .tools(ToolRegistry::builtin())
+    .events(EventSink::discard())
+    .prices(agentops_runtime::cost::PriceTable::new(&BTreeMap::new()))
+    .build();
     let a = agent("---\nname: a\ndescription: d\ntools: Read\nmodel: sonnet\n---\nBe brief.\n");
     let run = engine.run(&a, "what is in a.txt?", None).await.unwrap();
     assert_eq!(run.text, "It says alpha.");
@@ -755,7 +807,7 @@ async fn a_secret_value_never_reaches_the_model_or_the_events() {
         text("done"),
     ])
     .await;
-    let root = f.engine.tool_ctx.root.clone();
+    let root = f.root.clone();
     std::fs::create_dir_all(root.join("apps/db")).unwrap();
     std::fs::write(
         root.join("apps/db/secret.yaml"),
@@ -769,20 +821,13 @@ async fn a_secret_value_never_reaches_the_model_or_the_events() {
         format!("resources:\n  - secret.yaml\nsecretGenerator:\n  - name: generated\n    literals:\n      - password={PLAIN}\n"),
     )
     .unwrap();
-    f.engine
-        .permissions
-        .allow
-        .push(agentops_runtime::permissions::Rule::parse(
-            "Bash(cat:*)",
-            "test",
-        ));
-    f.engine
-        .permissions
-        .allow
-        .push(agentops_runtime::permissions::Rule::parse(
-            "Bash(echo:*)",
-            "test",
-        ));
+    let mut permissions = agentops_runtime::permissions::Permissions::default();
+    for rule in ["Bash(cat:*)", "Bash(echo:*)"] {
+        permissions
+            .allow
+            .push(agentops_runtime::permissions::Rule::parse(rule, "test"));
+    }
+    f.configure(|b| b.permissions(permissions));
     let a =
         agent("---\nname: a\ndescription: d\ntools: Read, Grep, kustomize_build, Bash\n---\nx\n");
     f.engine

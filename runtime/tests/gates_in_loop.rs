@@ -5,6 +5,7 @@
 
 use agentops_agents::{AgentDefinition, Origin, Source};
 use agentops_runtime::approval::{ApprovalPolicy, ApprovalRule};
+use agentops_runtime::change::ChangeService;
 use agentops_runtime::config::{ProviderKind, ToolMode};
 use agentops_runtime::model::openai::OpenAiProvider;
 use agentops_runtime::model::retry::RetryPolicy;
@@ -90,18 +91,20 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
     let provider =
         OpenAiProvider::new(&server.base_url(), Some("k".into()), Duration::from_secs(5)).unwrap();
     let (sink, mut rx) = EventSink::channel();
-    let mut engine = Engine::new(
-        Arc::new(provider),
-        "fake".into(),
-        ProviderKind::Openai,
-        ToolMode::Native,
-        RetryPolicy {
-            attempts: 1,
-            base: Duration::from_millis(5),
-            max: Duration::from_millis(5),
+    let builder = Engine::builder(
+        agentops_runtime::providers::ResolvedProvider {
+            provider: Arc::new(provider),
+            name: "fake".into(),
+            kind: ProviderKind::Openai,
+            tool_mode: ToolMode::Native,
+            retry: RetryPolicy {
+                attempts: 1,
+                base: Duration::from_millis(5),
+                max: Duration::from_millis(5),
+            },
+            model: "fake-model".into(),
+            base_url: String::new(),
         },
-        "fake-model".into(),
-        ToolRegistry::builtin(),
         ToolContext {
             root: root.clone(),
             cwd: root.clone(),
@@ -120,8 +123,8 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
                 }),
             ..Default::default()
         },
-        sink,
-    );
+    )
+    .events(sink);
     // The user allows file edits; gates and approvals still apply to every one.
     let mut permissions = agentops_runtime::permissions::Permissions::default();
     permissions.allow_specs(
@@ -139,29 +142,30 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
         }),
         "test",
     );
-    engine.permissions = permissions;
-    engine.gate = Arc::new(ChangeGate::new(
+    let gate = ChangeGate::new(
         root.clone(),
         Default::default(),
         Some(root.join(".agentops/cache/render")),
         Duration::from_secs(60),
-    ));
-    engine
-        .tools
-        .register(Arc::new(agentops_runtime::gates::ValidateTool {
-            policy: Default::default(),
-            cache_dir: None,
-        }));
-    engine
-        .tools
-        .register(Arc::new(agentops_runtime::drift::DriftTool));
-    engine.approver = Arc::new(ApprovalPolicy {
+    );
+    let approver = Arc::new(ApprovalPolicy {
         approve: approve
             .iter()
             .map(|r| ApprovalRule::parse(r).unwrap())
             .collect(),
         deny: Vec::new(),
     });
+    let mut tools = ToolRegistry::builtin();
+    tools.register(Arc::new(agentops_runtime::gates::ValidateTool {
+        policy: Default::default(),
+        cache_dir: None,
+    }));
+    tools.register(Arc::new(agentops_runtime::drift::DriftTool));
+    let engine = builder
+        .permissions(permissions)
+        .tools(tools)
+        .changes(Arc::new(ChangeService::new(Arc::new(gate), approver)))
+        .build();
     let result = engine.run(&editor(), "change it", None).await.unwrap();
     let totals = engine.totals();
     drop(engine);
@@ -226,7 +230,11 @@ async fn a_low_risk_dev_change_passes_the_gates_and_is_written() {
             .contains("# dev capacity\n  replicas: 2")
     );
     let gate = &r.totals.gates[0];
-    assert_eq!((gate.passed, gate.outcome), (true, "written"), "{gate:?}");
+    assert_eq!(
+        (gate.passed, gate.outcome.as_str()),
+        (true, "written"),
+        "{gate:?}"
+    );
     assert_eq!(gate.units.len(), 1, "only the dev overlay uses the file");
     assert_eq!(gate.units[0].path, "apps/web/overlays/dev");
     // The staging copy is gone and agentops' state is git-ignored.
@@ -269,8 +277,8 @@ async fn adding_a_statefulset_stops_for_approval_and_writes_nothing() {
     assert_eq!(pending.len(), 1);
     // The new, unreferenced file renders nowhere: low risk, written. The kustomization edit
     // that would deploy it is not.
-    assert_eq!(r.totals.gates[0].outcome, "written");
-    assert_eq!(r.totals.gates[1].outcome, "pending");
+    assert_eq!(r.totals.gates[0].outcome.as_str(), "written");
+    assert_eq!(r.totals.gates[1].outcome.as_str(), "pending");
     assert!(
         !r.read("apps/web/overlays/dev/kustomization.yaml")
             .contains("cache.yaml")
@@ -315,7 +323,7 @@ async fn a_matching_approve_rule_lets_the_statefulset_through() {
         r.read("apps/web/overlays/dev/kustomization.yaml")
             .contains("  - cache.yaml\n")
     );
-    assert_eq!(r.totals.gates[1].outcome, "written");
+    assert_eq!(r.totals.gates[1].outcome.as_str(), "written");
     assert_eq!(r.totals.approvals.len(), 1);
 }
 
@@ -480,7 +488,7 @@ async fn a_failing_gate_rejects_the_change_and_tells_the_model_why() {
         r.totals
             .gates
             .iter()
-            .all(|g| g.outcome == "rejected" && !g.passed)
+            .all(|g| g.outcome.as_str() == "rejected" && !g.passed)
     );
     // The base and every overlay using it were checked.
     let units: Vec<&str> = r.totals.gates[0]
@@ -622,7 +630,7 @@ async fn a_gated_change_is_committed_with_trailers() {
     );
     let commit_gate = r.totals.gates.last().unwrap();
     assert_eq!(
-        (commit_gate.tool.as_str(), commit_gate.outcome),
+        (commit_gate.tool.as_str(), commit_gate.outcome.as_str()),
         ("git_commit", "committed")
     );
     assert_eq!(commit_gate.units[0].path, "apps/web/overlays/dev");
@@ -735,7 +743,11 @@ async fn cluster_applies_are_gated_classified_and_approved() {
     .await;
     assert_eq!(r.stop, Stop::Final, "{:?}", r.tool_results());
     assert_eq!(
-        r.totals.gates.iter().map(|g| g.outcome).collect::<Vec<_>>(),
+        r.totals
+            .gates
+            .iter()
+            .map(|g| g.outcome.as_str())
+            .collect::<Vec<_>>(),
         ["applied", "applied"]
     );
     assert_eq!(r.totals.gates[1].risk, agentops_runtime::risk::Level::Low);
@@ -917,7 +929,7 @@ async fn manifest_changes_made_through_the_shell_are_gated_and_undone_when_refus
             .contains("cache.yaml")
     );
     assert!(matches!(r.stop, Stop::ApprovalRequired { .. }));
-    let outcomes: Vec<&str> = r.totals.gates.iter().map(|g| g.outcome).collect();
+    let outcomes: Vec<&str> = r.totals.gates.iter().map(|g| g.outcome.as_str()).collect();
     assert_eq!(outcomes, ["rejected", "written", "pending"]);
 }
 

@@ -42,6 +42,24 @@ pub enum ArgoError {
     Transport { server: String, message: String },
 }
 
+impl ArgoError {
+    /// What kind of failure this is (deploy retries `transient` ones).
+    pub fn kind(&self) -> crate::tool::ErrorKind {
+        use crate::tool::ErrorKind;
+        match self {
+            ArgoError::NotConfigured => ErrorKind::Invalid,
+            ArgoError::Api { status, .. } => ErrorKind::from_status(*status),
+            ArgoError::Transport { .. } => ErrorKind::Transient,
+        }
+    }
+}
+
+impl From<ArgoError> for crate::tool::ToolError {
+    fn from(e: ArgoError) -> Self {
+        crate::tool::ToolError::new(e.kind(), e.to_string())
+    }
+}
+
 async fn call(
     ctx: &ToolContext,
     method: reqwest::Method,
@@ -122,7 +140,7 @@ impl TypedTool for ArgoAppGetTool {
             .await
             {
                 Ok(app) => ToolOutput::ok(describe_app(&app)),
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::failed(e.kind(), e.to_string()),
             }
         })
     }
@@ -273,7 +291,7 @@ impl TypedTool for ArgoAppDiffTool {
                         ToolOutput::ok(text)
                     }
                 }
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::failed(e.kind(), e.to_string()),
             }
         })
     }
@@ -315,14 +333,14 @@ impl TypedTool for ArgoAppSyncTool {
                     input.app,
                     describe_app(&app)
                 )),
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::failed(e.kind(), e.to_string()),
             }
         })
     }
     fn plan_mutation(&self, input: SyncInput, ctx: &ToolContext) -> Option<PlanFuture<'static>> {
         let ctx = ctx.clone();
         Some(Box::pin(async move {
-            let err = |e: ArgoError| ToolOutput::error(e.to_string());
+            let err = |e: ArgoError| ToolOutput::failed(e.kind(), e.to_string());
             let app_input = AppInput {
                 app: input.app.clone(),
                 app_namespace: input.app_namespace.clone(),
@@ -360,10 +378,11 @@ impl TypedTool for ArgoAppSyncTool {
     }
 }
 /// An Application's sync status, health status and synced revision.
-pub async fn app_status(ctx: &ToolContext, app: &str) -> Result<(String, String, String), String> {
-    let v = call(ctx, reqwest::Method::GET, &app_path(app, None, ""), None)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn app_status(
+    ctx: &ToolContext,
+    app: &str,
+) -> Result<(String, String, String), ArgoError> {
+    let v = call(ctx, reqwest::Method::GET, &app_path(app, None, ""), None).await?;
     let s = |p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)

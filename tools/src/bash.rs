@@ -62,9 +62,10 @@ impl TypedTool for BashTool {
                         text.push_str("stderr:\n");
                         text.push_str(&r.stderr);
                     }
-                    ToolOutput {
-                        content: text,
-                        is_error: r.timed_out || r.exit_code != Some(0),
+                    if r.timed_out || r.exit_code != Some(0) {
+                        ToolOutput::error(text)
+                    } else {
+                        ToolOutput::ok(text)
                     }
                 }
                 Err(e) => ToolOutput::error(e.to_string()),

@@ -8,7 +8,7 @@ use crate::edit::unified_diff;
 use crate::kustomize::{parse_objects, render};
 use crate::path::{confine, display};
 use crate::redact::redact_text;
-use crate::tool::{MutationPlan, PlanFuture, Risk, ToolContext, ToolOutput, TypedTool};
+use crate::tool::{ErrorKind, MutationPlan, PlanFuture, Risk, ToolContext, ToolOutput, TypedTool};
 use futures_util::future::BoxFuture;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -28,16 +28,69 @@ pub enum KubeError {
     UnknownContext { context: String, available: String },
     #[error("`{0}` is not a kind agentops knows; give api_version too (e.g. `apps/v1`)")]
     UnknownKind(String),
-    #[error("{0}")]
-    Api(String),
+    #[error("{message}")]
+    Api { kind: ErrorKind, message: String },
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    RolloutTimeout(String),
+}
+
+impl KubeError {
+    fn not_found(message: String) -> Self {
+        KubeError::Api {
+            kind: ErrorKind::NotFound,
+            message,
+        }
+    }
+
+    /// What kind of failure this is (deploy retries `transient` ones).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            KubeError::Kubeconfig(_) | KubeError::UnknownContext { .. } => ErrorKind::Invalid,
+            KubeError::UnknownKind(_) | KubeError::Input(_) => ErrorKind::Invalid,
+            KubeError::Api { kind, .. } => *kind,
+            KubeError::RolloutTimeout(_) => ErrorKind::Failed,
+        }
+    }
+
+    /// The same error with `what` in front of its message (its kind kept).
+    fn context(self, what: impl std::fmt::Display) -> Self {
+        let kind = self.kind();
+        KubeError::Api {
+            kind,
+            message: format!("{what}: {self}"),
+        }
+    }
+}
+
+impl From<KubeError> for ToolOutput {
+    fn from(e: KubeError) -> Self {
+        ToolOutput::failed(e.kind(), e.to_string())
+    }
+}
+
+impl From<KubeError> for crate::ToolError {
+    fn from(e: KubeError) -> Self {
+        crate::ToolError::new(e.kind(), e.to_string())
+    }
 }
 
 fn api_error(e: kube::Error) -> KubeError {
     match e {
-        kube::Error::Api(s) => KubeError::Api(format!("{} {}: {}", s.code, s.reason, s.message)),
-        other => KubeError::Api(other.to_string()),
+        kube::Error::Api(s) => KubeError::Api {
+            kind: ErrorKind::from_status(s.code),
+            message: format!("{} {}: {}", s.code, s.reason, s.message),
+        },
+        // Anything below HTTP — connection refused or reset, TLS, a timeout — may pass.
+        kube::Error::HyperError(_) | kube::Error::Service(_) => KubeError::Api {
+            kind: ErrorKind::Transient,
+            message: e.to_string(),
+        },
+        other => KubeError::Api {
+            kind: ErrorKind::Failed,
+            message: other.to_string(),
+        },
     }
 }
 
@@ -175,7 +228,7 @@ async fn resource(
 ) -> Result<(ApiResource, bool), KubeError> {
     let (ar, caps) = kube::discovery::pinned_kind(client, gvk)
         .await
-        .map_err(|e| KubeError::Api(format!("{}: {}", gvk.api_version(), api_error(e))))?;
+        .map_err(|e| api_error(e).context(gvk.api_version()))?;
     Ok((ar, caps.scope == kube::discovery::Scope::Namespaced))
 }
 
@@ -299,7 +352,7 @@ impl TypedTool for KubectlGetTool {
         Box::pin(async move {
             match get(&ctx, &input).await {
                 Ok(text) => ToolOutput::ok(text),
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::from(e),
             }
         })
     }
@@ -342,7 +395,7 @@ async fn get(ctx: &ToolContext, input: &KubectlGetInput) -> Result<String, KubeE
     match &input.name {
         Some(name) => match api.get_opt(name).await.map_err(api_error)? {
             Some(obj) => Ok(show(&obj)),
-            None => Err(KubeError::Api(format!(
+            None => Err(KubeError::not_found(format!(
                 "{} {name} not found in context {}{}",
                 gvk.kind,
                 input.context,
@@ -465,7 +518,7 @@ pub async fn dry_run(
         let after = api
             .patch(&name, &params, &Patch::Apply(&obj))
             .await
-            .map_err(|e| KubeError::Api(format!("dry run of {}: {}", id(&obj), api_error(e))))?;
+            .map_err(|e| api_error(e).context(format!("dry run of {}", id(&obj))))?;
         out.push(DryRun {
             id: id(&obj),
             live: live.map(|l| serde_json::to_value(l).unwrap_or(Value::Null)),
@@ -516,7 +569,7 @@ impl TypedTool for KubectlDiffTool {
                         ToolOutput::ok(text)
                     }
                 }
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::from(e),
             }
         })
     }
@@ -534,7 +587,7 @@ impl TypedTool for KubectlApplyTool {
         Box::pin(async move {
             match apply(&ctx, &input).await {
                 Ok(text) => ToolOutput::ok(text),
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::from(e),
             }
         })
     }
@@ -545,9 +598,7 @@ impl TypedTool for KubectlApplyTool {
     ) -> Option<PlanFuture<'static>> {
         let ctx = ctx.clone();
         Some(Box::pin(async move {
-            let (rel, runs) = dry_run(&ctx, &input)
-                .await
-                .map_err(|e| ToolOutput::error(e.to_string()))?;
+            let (rel, runs) = dry_run(&ctx, &input).await.map_err(ToolOutput::from)?;
             Ok(MutationPlan {
                 target: format!("context {}", input.context),
                 source: Some(rel),
@@ -581,11 +632,10 @@ async fn apply(ctx: &ToolContext, input: &KubectlApplyInput) -> Result<String, K
         )
         .await
         .map_err(|e| {
-            KubeError::Api(format!(
-                "apply of {} failed after {} objects: {}",
+            api_error(e).context(format!(
+                "apply of {} failed after {} objects",
                 r.id,
-                out.lines().count() - 1,
-                api_error(e)
+                out.lines().count() - 1
             ))
         })?;
         let verb = match &r.live {
@@ -620,7 +670,7 @@ pub async fn restore(
         if delete {
             api.delete(name, &Default::default())
                 .await
-                .map_err(|e| KubeError::Api(format!("delete of {}: {}", id(obj), api_error(e))))?;
+                .map_err(|e| api_error(e).context(format!("delete of {}", id(obj))))?;
             let _ = writeln!(out, "  {} deleted", id(obj));
         } else {
             let desired = normalize(obj);
@@ -630,7 +680,7 @@ pub async fn restore(
                 &Patch::Apply(&desired),
             )
             .await
-            .map_err(|e| KubeError::Api(format!("restore of {}: {}", id(obj), api_error(e))))?;
+            .map_err(|e| api_error(e).context(format!("restore of {}", id(obj))))?;
             let _ = writeln!(out, "  {} restored", id(obj));
         }
     }
@@ -667,7 +717,7 @@ impl TypedTool for KubectlRolloutStatusTool {
         Box::pin(async move {
             match rollout(&ctx, &input).await {
                 Ok(text) => ToolOutput::ok(text),
-                Err(e) => ToolOutput::error(e.to_string()),
+                Err(e) => ToolOutput::from(e),
             }
         })
     }
@@ -729,7 +779,7 @@ async fn rollout(ctx: &ToolContext, input: &RolloutInput) -> Result<String, Kube
             return Ok(format!("{} {} rolled out: {summary}", gvk.kind, input.name));
         }
         if started.elapsed() >= limit {
-            return Err(KubeError::Api(format!(
+            return Err(KubeError::RolloutTimeout(format!(
                 "{} {} did not finish rolling out within {}s: {summary}",
                 gvk.kind,
                 input.name,

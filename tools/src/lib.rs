@@ -22,4 +22,4 @@ pub mod shell;
 pub mod tool;
 
 pub use registry::ToolRegistry;
-pub use tool::{MutationPlan, Risk, Tool, ToolContext, ToolOutput};
+pub use tool::{ErrorKind, MutationPlan, Risk, Tool, ToolContext, ToolError, ToolOutput};

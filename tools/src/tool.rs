@@ -71,11 +71,64 @@ pub struct ToolContext {
     pub argocd: Option<crate::argocd::ArgoCdEndpoint>,
 }
 
+/// What kind of failure a tool error is: code that drives tools (retries, deploy) decides by
+/// this, never by the error's text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Worth another attempt: the network, a 5xx or 429, a timeout talking to a server.
+    Transient,
+    NotFound,
+    /// The object changed under the call (HTTP 409).
+    Conflict,
+    /// Refused by the server (401/403), a rule or a person.
+    Denied,
+    /// The input is wrong: the call will fail the same way again.
+    Invalid,
+    /// Anything else (including a rollout that did not finish in time).
+    #[default]
+    Failed,
+}
+
+impl ErrorKind {
+    /// The kind an HTTP status means.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            404 => Self::NotFound,
+            409 => Self::Conflict,
+            401 | 403 => Self::Denied,
+            400 | 422 => Self::Invalid,
+            408 | 429 | 500..=599 => Self::Transient,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// A failed call, for code that drives tools itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ToolError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ToolError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
 /// What a call returns to the model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolOutput {
     pub content: String,
     pub is_error: bool,
+    /// For errors: what kind of failure it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
 }
 
 impl ToolOutput {
@@ -83,6 +136,7 @@ impl ToolOutput {
         Self {
             content: content.into(),
             is_error: false,
+            kind: None,
         }
     }
 
@@ -90,16 +144,43 @@ impl ToolOutput {
         Self {
             content: content.into(),
             is_error: true,
+            kind: Some(ErrorKind::Failed),
+        }
+    }
+
+    /// An error of a known kind.
+    pub fn failed(kind: ErrorKind, content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            is_error: true,
+            kind: Some(kind),
+        }
+    }
+
+    /// The same output with other content (its status and kind kept).
+    pub fn with_content(self, content: impl Into<String>) -> Self {
+        Self {
+            content: content.into(),
+            ..self
         }
     }
 
     /// The content, as `Err` when the call failed (for code that drives tools itself).
-    pub fn into_result(self) -> Result<String, String> {
+    pub fn into_result(self) -> Result<String, ToolError> {
         if self.is_error {
-            Err(self.content)
+            Err(ToolError {
+                kind: self.kind.unwrap_or_default(),
+                message: self.content,
+            })
         } else {
             Ok(self.content)
         }
+    }
+}
+
+impl From<ToolError> for ToolOutput {
+    fn from(e: ToolError) -> Self {
+        Self::failed(e.kind, e.message)
     }
 }
 

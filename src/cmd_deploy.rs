@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> CliResult {
-    let dir = sessions_dir.map_or_else(|| session::sessions_dir(&ws.root), Path::to_path_buf);
+/// `--context ENV=CTX` flags as a map.
+fn contexts(args: &DeployArgs) -> Result<BTreeMap<String, String>, Failure> {
     let mut contexts = BTreeMap::new();
     for c in &args.contexts {
         let (env, ctx) = c.split_once('=').ok_or_else(|| {
@@ -23,33 +23,69 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         })?;
         contexts.insert(env.to_string(), ctx.to_string());
     }
+    Ok(contexts)
+}
+
+/// The session: a new one, or the one being resumed (its verified environments skipped).
+fn open_session(
+    args: &DeployArgs,
+    ws: &Workspace,
+    dir: &Path,
+) -> Result<(SessionRecorder, BTreeSet<String>), Failure> {
+    if let Some(id) = &args.resume {
+        let previous = Previous::find(dir, Some(id)).map_err(Failure::usage)?;
+        let already = verified_envs(&previous.events());
+        let (recorder, _) = SessionRecorder::resume(&previous.path).map_err(Failure::usage)?;
+        return Ok((recorder, already));
+    }
+    let header = SessionHeader {
+        command: Some("deploy".into()),
+        ..SessionHeader::new(&ws.root, FrontEnd::Deploy, "deploy").with_prompt(&format!(
+            "deploy {} to {}",
+            args.app,
+            args.envs.join(", ")
+        ))
+    };
+    session::state_dir(&ws.root).map_err(Failure::usage)?;
+    let recorder = SessionRecorder::create(&ws.root, Some(dir), &session::new_id(), &header)
+        .map_err(Failure::usage)?;
+    Ok((recorder, BTreeSet::new()))
+}
+
+/// One line per step that did something, on stderr.
+fn show_step(event: &Event) {
+    let Event::Deploy {
+        env,
+        step,
+        status,
+        attempt,
+        detail,
+        ..
+    } = event
+    else {
+        return;
+    };
+    if *status == StepStatus::Started {
+        return;
+    }
+    let first = detail.lines().next().unwrap_or("");
+    let again = if *attempt > 1 {
+        format!(" (attempt {attempt})")
+    } else {
+        String::new()
+    };
+    eprintln!("{env:<10} {:<9} {status}{again}  {first}", step.to_string());
+}
+
+pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> CliResult {
+    let dir = sessions_dir.map_or_else(|| session::sessions_dir(&ws.root), Path::to_path_buf);
+    let contexts = contexts(args)?;
     let policy = crate::approver::policy(
         args.approvals.approval_policy.as_deref(),
         &args.approvals.approve,
     )?;
     let json_out = args.format == DriftFormat::Json;
-    // The session: a new one, or the one being resumed (its verified environments skipped).
-    let (recorder, already) = match &args.resume {
-        Some(id) => {
-            let previous = Previous::find(&dir, Some(id)).map_err(Failure::usage)?;
-            let already = verified_envs(&previous.events());
-            let (recorder, _) = SessionRecorder::resume(&previous.path).map_err(Failure::usage)?;
-            (recorder, already)
-        }
-        None => {
-            let header = SessionHeader::new(&ws.root, FrontEnd::Deploy, "deploy")
-                .with_prompt(&format!("deploy {} to {}", args.app, args.envs.join(", ")));
-            let header = SessionHeader {
-                command: Some("deploy".into()),
-                ..header
-            };
-            session::state_dir(&ws.root).map_err(Failure::usage)?;
-            let recorder =
-                SessionRecorder::create(&ws.root, Some(&dir), &session::new_id(), &header)
-                    .map_err(Failure::usage)?;
-            (recorder, BTreeSet::new())
-        }
-    };
+    let (recorder, already) = open_session(args, ws, &dir)?;
     let session_id = recorder.id.clone();
     let (sink, mut rx) = EventSink::channel();
     let (sink, log) = sink.recording(recorder);
@@ -73,24 +109,8 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
     let outcome = runtime.block_on(async {
         let printer = tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
-                if let Event::Deploy {
-                    env,
-                    step,
-                    status,
-                    attempt,
-                    detail,
-                    ..
-                } = &e
-                    && !json_out
-                    && *status != StepStatus::Started
-                {
-                    let first = detail.lines().next().unwrap_or("");
-                    let again = if *attempt > 1 {
-                        format!(" (attempt {attempt})")
-                    } else {
-                        String::new()
-                    };
-                    eprintln!("{env:<10} {:<9} {status}{again}  {first}", step.to_string());
+                if !json_out {
+                    show_step(&e);
                 }
             }
         });

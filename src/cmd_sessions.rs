@@ -65,77 +65,11 @@ pub fn run(cmd: &SessionsCommand, ws: &Workspace, dir: Option<&Path>) -> CliResu
         }
         SessionsCommand::Show { id, json } => {
             let (path, log) = find(id)?;
-            for w in &log.warnings {
-                eprintln!("agentops: warning: {w}");
-            }
-            if *json {
-                print_json(
-                    &json!({"path": path.display().to_string(), "header": log.header, "events": log.events, "warnings": log.warnings}),
-                )?;
-                return Ok(ExitCode::Success);
-            }
-            let mut out = format!("session {} ({})\n", log.header.session_id, path.display());
-            for (k, v) in &log.header.fields {
-                let _ = writeln!(
-                    out,
-                    "  {k}: {}",
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                );
-            }
-            // Streamed text arrives in pieces: show each agent's text as one line.
-            let mut text = String::new();
-            for e in &log.events {
-                if e["type"] == "text_delta" {
-                    text.push_str(e["text"].as_str().unwrap_or(""));
-                    continue;
-                }
-                if e["type"] == "message" {
-                    continue;
-                }
-                if !text.trim().is_empty() {
-                    let _ = writeln!(out, "  said: {}", text.trim());
-                }
-                text.clear();
-                let _ = writeln!(out, "{}", describe(e));
-            }
-            print(&out);
-            Ok(ExitCode::Success)
+            show(&path, &log, *json)
         }
         SessionsCommand::Export { id, bundle, output } => {
             let (path, log) = find(id)?;
-            for w in &log.warnings {
-                eprintln!("agentops: warning: {w}");
-            }
-            let text = if *bundle {
-                session::bundle::bundle(&log)
-            } else {
-                // The log as it is on disk, minus a torn last line.
-                let mut text = serde_json::to_string(&log.header).map_err(Failure::usage)?;
-                text.push('\n');
-                for e in &log.events {
-                    text.push_str(&e.to_string());
-                    text.push('\n');
-                }
-                text
-            };
-            match output {
-                None => print(&text),
-                Some(file) => {
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(file)
-                        .map_err(|e| {
-                            Failure::usage(anyhow::anyhow!(
-                                "{}: {e} (export never overwrites a file)",
-                                file.display()
-                            ))
-                        })?;
-                    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(Failure::usage)?;
-                    eprintln!("agentops: wrote {} from {}", file.display(), path.display());
-                }
-            }
-            Ok(ExitCode::Success)
+            export(&path, &log, *bundle, output.as_deref())
         }
         SessionsCommand::Rm { id, json } => {
             let (path, log) = find(id)?;
@@ -218,4 +152,81 @@ fn describe(e: &Value) -> String {
         ),
         other => other.to_string(),
     }
+}
+
+/// `sessions show`: the header and one line per event (streamed text joined).
+fn show(path: &Path, log: &session::Log, json: bool) -> CliResult {
+    for w in &log.warnings {
+        eprintln!("agentops: warning: {w}");
+    }
+    if json {
+        print_json(
+            &json!({"path": path.display().to_string(), "header": log.header, "events": log.events, "warnings": log.warnings}),
+        )?;
+        return Ok(ExitCode::Success);
+    }
+    let mut out = format!("session {} ({})\n", log.header.session_id, path.display());
+    for (k, v) in &log.header.fields {
+        let _ = writeln!(
+            out,
+            "  {k}: {}",
+            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+        );
+    }
+    // Streamed text arrives in pieces: show each agent's text as one line.
+    let mut text = String::new();
+    for e in &log.events {
+        if e["type"] == "text_delta" {
+            text.push_str(e["text"].as_str().unwrap_or(""));
+            continue;
+        }
+        if e["type"] == "message" {
+            continue;
+        }
+        if !text.trim().is_empty() {
+            let _ = writeln!(out, "  said: {}", text.trim());
+        }
+        text.clear();
+        let _ = writeln!(out, "{}", describe(e));
+    }
+    print(&out);
+    Ok(ExitCode::Success)
+}
+
+/// `sessions export`: the log as it is (minus a torn last line) or a Markdown bundle, to
+/// stdout or a new file.
+fn export(path: &Path, log: &session::Log, bundle: bool, output: Option<&Path>) -> CliResult {
+    for w in &log.warnings {
+        eprintln!("agentops: warning: {w}");
+    }
+    let text = if bundle {
+        session::bundle::bundle(log)
+    } else {
+        // The log as it is on disk, minus a torn last line.
+        let mut text = serde_json::to_string(&log.header).map_err(Failure::usage)?;
+        text.push('\n');
+        for e in &log.events {
+            text.push_str(&e.to_string());
+            text.push('\n');
+        }
+        text
+    };
+    match output {
+        None => print(&text),
+        Some(file) => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(file)
+                .map_err(|e| {
+                    Failure::usage(anyhow::anyhow!(
+                        "{}: {e} (export never overwrites a file)",
+                        file.display()
+                    ))
+                })?;
+            std::io::Write::write_all(&mut f, text.as_bytes()).map_err(Failure::usage)?;
+            eprintln!("agentops: wrote {} from {}", file.display(), path.display());
+        }
+    }
+    Ok(ExitCode::Success)
 }

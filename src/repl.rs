@@ -163,7 +163,9 @@ impl Repl {
             .root
             .file_name()
             .map_or_else(|| "repo".to_string(), |n| n.to_string_lossy().into_owned());
-        let branch = route::branch(&self.ws.root)
+        let branch = self
+            .ws
+            .branch()
             .map(|b| format!(" ({b})"))
             .unwrap_or_default();
         let env = self
@@ -438,7 +440,7 @@ impl Repl {
         self.engine
             .set_rules(plan.permissions(&self.base_permissions), hooks);
         self.engine
-            .set_environment(route::environment(&self.ws, self.env.as_deref()));
+            .set_environment(self.ws.environment(self.env.as_deref()));
     }
 
     /// Shows what is still in the channel (events of a turn that just ended).

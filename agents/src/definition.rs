@@ -178,6 +178,8 @@ impl Rejected {
 impl AgentDefinition {
     /// Parses an agent file's text. Lenient: only a file with neither a description nor a prompt
     /// is rejected.
+    // Long on purpose: one lenient pass over the frontmatter's known keys, each with its own
+    // warning, in the order Claude Code documents them.
     pub fn parse(text: &str, origin: &Origin) -> Result<Self, Rejected> {
         let split = frontmatter::split(text);
         let mut warnings = split.warnings;

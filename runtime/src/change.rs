@@ -13,73 +13,13 @@
 //! gated step takes, so plan, gates, approval and write all see the same files.
 
 use crate::approval::{ApprovalDecision, ApprovalRequest, ApprovalUnit, Approver};
+pub use crate::events::{ApprovalRecord, GateOutcome, GateRecord};
 use crate::events::{Event, EventSink};
-use crate::review::{ChangeGate, Review, ReviewError, UnitReview};
+use crate::review::{ChangeGate, Review, ReviewError};
 use crate::risk::Level;
 use agentops_tools::edit::FileChange;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-
-/// How one gated change ended (the `outcome` of a `gate` event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateOutcome {
-    /// Files written (or a shell command's changes kept).
-    Written,
-    /// A cluster change made.
-    Applied,
-    Committed,
-    /// Gated and approved, deliberately not written (`--dry-run`).
-    DryRun,
-    /// A gate failed: nothing changed.
-    Rejected,
-    /// A person or a rule said no: nothing changed.
-    Denied,
-    /// High risk and nobody decided: nothing changed, the run stops.
-    Pending,
-    /// Gated and approved, but making the change failed.
-    Failed,
-}
-
-impl GateOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Written => "written",
-            Self::Applied => "applied",
-            Self::Committed => "committed",
-            Self::DryRun => "dry_run",
-            Self::Rejected => "rejected",
-            Self::Denied => "denied",
-            Self::Pending => "pending",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-/// The gates' verdict on one call's changes, as the result object and the session keep it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateRecord {
-    pub agent: String,
-    pub tool: String,
-    pub call_id: String,
-    pub files: Vec<String>,
-    pub passed: bool,
-    pub risk: Level,
-    pub outcome: GateOutcome,
-    pub units: Vec<UnitReview>,
-}
-
-/// One approval decision made (granted or denied).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalRecord {
-    pub id: String,
-    pub agent: String,
-    pub tool: String,
-    pub files: Vec<String>,
-    #[serde(flatten)]
-    pub decision: ApprovalDecision,
-}
 
 /// What the service decided over a run: the result object's `gates`, `approvals` and
 /// `pending_approvals`.

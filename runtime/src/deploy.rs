@@ -14,6 +14,7 @@
 use crate::approval::{ApprovalRequest, ApprovalUnit};
 use crate::change::{Caller, ChangeService, GateOutcome, Verdict};
 use crate::events::{Event, EventSink};
+pub use crate::events::{Step, StepStatus};
 use crate::gates::{ValidateOptions, validate};
 use crate::policy::PolicyConfig;
 use crate::risk::{Reason, ReasonCode, identity};
@@ -39,61 +40,6 @@ pub struct DeployOptions {
     pub retry_delay: Duration,
     /// Where validate caches renders.
     pub cache_dir: Option<PathBuf>,
-}
-
-/// The steps of one environment's deploy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Validate,
-    Plan,
-    Approve,
-    Apply,
-    Verify,
-    Rollback,
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Step::Validate => "validate",
-            Step::Plan => "plan",
-            Step::Approve => "approve",
-            Step::Apply => "apply",
-            Step::Verify => "verify",
-            Step::Rollback => "rollback",
-        })
-    }
-}
-
-/// Where a step stands (the `status` of a `deploy` event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Started,
-    Ok,
-    /// Failed for a transient reason; tried again after a pause.
-    Retry,
-    Failed,
-    /// Waits for an approval nobody gave.
-    Pending,
-    Denied,
-    /// Done in an earlier run of the session.
-    Skipped,
-}
-
-impl std::fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            StepStatus::Started => "started",
-            StepStatus::Ok => "ok",
-            StepStatus::Retry => "retry",
-            StepStatus::Failed => "failed",
-            StepStatus::Pending => "pending",
-            StepStatus::Denied => "denied",
-            StepStatus::Skipped => "skipped",
-        })
-    }
 }
 
 /// How a deploy ended.
@@ -356,7 +302,7 @@ impl Run<'_> {
                 env: Some(t.env.clone()),
                 cache_dir: self.options.cache_dir.clone(),
                 parallel: 2,
-                timeout: crate::workspace::RENDER_TIMEOUT,
+                timeout: crate::review::RENDER_TIMEOUT,
             },
         )
         .await;

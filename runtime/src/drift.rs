@@ -524,6 +524,9 @@ fn ignore_rules(root: &Path, warnings: &mut Vec<String>) -> BTreeMap<String, Vec
 }
 
 /// Renders each target overlay and compares it with `live`.
+///
+/// Long on purpose: render, match objects, diff them with the Applications'
+/// `ignoreDifferences`, and attribute each change (managers, who and when) in one pass.
 pub async fn drift(
     root: &Path,
     live: &Live,

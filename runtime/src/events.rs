@@ -1,9 +1,11 @@
 //! The typed events of a run, on one channel. The session recorder appends each one to the
 //! session log before the front end (text, stream-json, REPL) renders it. The core never prints.
 
+use crate::approval::ApprovalDecision;
 use crate::config::ToolMode;
 use crate::model::{Message, Usage};
-use crate::session::SessionRecorder;
+use crate::review::UnitReview;
+use crate::risk::Level;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,121 @@ impl std::fmt::Display for CallVia {
             CallVia::ContentJson => "content-json",
             CallVia::Schema => "schema",
             CallVia::Resume => "resume",
+        })
+    }
+}
+
+/// How one gated change ended (the `outcome` of a `gate` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOutcome {
+    /// Files written (or a shell command's changes kept).
+    Written,
+    /// A cluster change made.
+    Applied,
+    Committed,
+    /// Gated and approved, deliberately not written (`--dry-run`).
+    DryRun,
+    /// A gate failed: nothing changed.
+    Rejected,
+    /// A person or a rule said no: nothing changed.
+    Denied,
+    /// High risk and nobody decided: nothing changed, the run stops.
+    Pending,
+    /// Gated and approved, but making the change failed.
+    Failed,
+}
+
+impl GateOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Written => "written",
+            Self::Applied => "applied",
+            Self::Committed => "committed",
+            Self::DryRun => "dry_run",
+            Self::Rejected => "rejected",
+            Self::Denied => "denied",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The gates' verdict on one call's changes, as the result object and the session keep it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateRecord {
+    pub agent: String,
+    pub tool: String,
+    pub call_id: String,
+    pub files: Vec<String>,
+    pub passed: bool,
+    pub risk: Level,
+    pub outcome: GateOutcome,
+    pub units: Vec<UnitReview>,
+}
+
+/// One approval decision made (granted or denied).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub agent: String,
+    pub tool: String,
+    pub files: Vec<String>,
+    #[serde(flatten)]
+    pub decision: ApprovalDecision,
+}
+
+/// The steps of one environment's deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Validate,
+    Plan,
+    Approve,
+    Apply,
+    Verify,
+    Rollback,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::Validate => "validate",
+            Step::Plan => "plan",
+            Step::Approve => "approve",
+            Step::Apply => "apply",
+            Step::Verify => "verify",
+            Step::Rollback => "rollback",
+        })
+    }
+}
+
+/// Where a step stands (the `status` of a `deploy` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Started,
+    Ok,
+    /// Failed for a transient reason; tried again after a pause.
+    Retry,
+    Failed,
+    /// Waits for an approval nobody gave.
+    Pending,
+    Denied,
+    /// Done in an earlier run of the session.
+    Skipped,
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StepStatus::Started => "started",
+            StepStatus::Ok => "ok",
+            StepStatus::Retry => "retry",
+            StepStatus::Failed => "failed",
+            StepStatus::Pending => "pending",
+            StepStatus::Denied => "denied",
+            StepStatus::Skipped => "skipped",
         })
     }
 }
@@ -104,7 +221,7 @@ pub enum Event {
         agent: String,
         id: String,
         #[serde(flatten)]
-        record: crate::change::GateRecord,
+        record: GateRecord,
     },
     /// A high-risk change waits for a decision.
     ApprovalRequested {
@@ -153,8 +270,8 @@ pub enum Event {
     Deploy {
         app: String,
         env: String,
-        step: crate::deploy::Step,
-        status: crate::deploy::StepStatus,
+        step: Step,
+        status: StepStatus,
         attempt: u32,
         detail: String,
     },
@@ -167,12 +284,29 @@ pub enum Event {
     },
 }
 
+/// Where a sink writes events before anyone sees them: the session log
+/// ([`crate::session::SessionRecorder`]).
+pub trait Recorder: Send {
+    fn record(&mut self, event: &Event) -> Result<(), RecordError>;
+    /// Appends the run's final result object.
+    fn finish(&mut self, result: &Value) -> Result<(), RecordError>;
+    fn id(&self) -> &str;
+    fn path(&self) -> &std::path::Path;
+}
+
+/// A recorder could not write (the run goes on without a log; the user is told).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(pub String);
+
+type Slot = Arc<Mutex<Option<Box<dyn Recorder>>>>;
+
 /// The sending side of the event channel; sending never blocks and never fails the run.
 /// With a recorder, every event is written to the session log first (the single writer).
 #[derive(Clone, Default)]
 pub struct EventSink {
     tx: Option<mpsc::UnboundedSender<Event>>,
-    recorder: Option<Arc<Mutex<Option<SessionRecorder>>>>,
+    recorder: Option<Slot>,
 }
 
 impl std::fmt::Debug for EventSink {
@@ -203,8 +337,8 @@ impl EventSink {
 
     /// Writes every event to `recorder` before sending it on. The returned handle gives the
     /// recorder back (to append the run's result) once the run is over.
-    pub fn recording(mut self, recorder: SessionRecorder) -> (Self, RecorderHandle) {
-        let slot = Arc::new(Mutex::new(Some(recorder)));
+    pub fn recording(mut self, recorder: impl Recorder + 'static) -> (Self, RecorderHandle) {
+        let slot: Slot = Arc::new(Mutex::new(Some(Box::new(recorder))));
         self.recorder = Some(slot.clone());
         (self, RecorderHandle(slot))
     }
@@ -232,27 +366,27 @@ impl EventSink {
 
 /// Access to a sink's recorder after (or beside) the run.
 #[derive(Clone)]
-pub struct RecorderHandle(Arc<Mutex<Option<SessionRecorder>>>);
+pub struct RecorderHandle(Slot);
 
 impl RecorderHandle {
     /// Appends the final result object; `Err` says why the log could not take it.
-    pub fn finish(&self, result: &Value) -> Result<(), String> {
+    pub fn finish(&self, result: &Value) -> Result<(), RecordError> {
         let mut guard = self
             .0
             .lock()
-            .map_err(|_| "the session log is poisoned".to_string())?;
+            .map_err(|_| RecordError("the session log is poisoned".into()))?;
         match guard.as_mut() {
-            Some(r) => r.finish(result).map_err(|e| e.to_string()),
-            None => Err("the session log had stopped earlier".to_string()),
+            Some(r) => r.finish(result),
+            None => Err(RecordError("the session log had stopped earlier".into())),
         }
     }
 
     /// The session's id.
     pub fn id(&self) -> Option<String> {
-        self.0.lock().ok()?.as_ref().map(|r| r.id.clone())
+        self.0.lock().ok()?.as_ref().map(|r| r.id().to_string())
     }
 
     pub fn path(&self) -> Option<std::path::PathBuf> {
-        self.0.lock().ok()?.as_ref().map(|r| r.path.clone())
+        self.0.lock().ok()?.as_ref().map(|r| r.path().to_path_buf())
     }
 }

@@ -258,6 +258,10 @@ pub(crate) fn schema_findings(
 }
 
 /// Runs the gates over every kustomization under `root`.
+///
+/// Long on purpose: one pass that spawns a bounded render-and-check task per overlay, then
+/// collects them in order with the plain manifests' checks; the tasks share the cache key
+/// inputs (kubectl version, policy hash, input hashes) set up at the top.
 pub async fn validate(
     root: &Path,
     policy_config: &PolicyConfig,

@@ -34,6 +34,7 @@ pub mod risk;
 pub mod route;
 pub mod session;
 pub mod shell;
+pub mod state;
 pub mod tool_mode;
 pub mod workspace;
 

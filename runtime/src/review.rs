@@ -141,6 +141,9 @@ pub enum ReviewError {
     },
 }
 
+/// How long one render (`kubectl kustomize`) may take in the gates.
+pub const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Runs the gates on planned changes. One per workspace: it remembers the kustomize version.
 #[derive(Debug)]
 pub struct ChangeGate {
@@ -236,7 +239,7 @@ impl ChangeGate {
             source,
         };
         // agentops' own state stays out of the user's commits.
-        crate::session::state_dir(&self.root).map_err(io)?;
+        crate::state::state_dir(&self.root).map_err(io)?;
         std::fs::create_dir_all(&staging_parent).map_err(io)?;
         tempfile::Builder::new()
             .prefix(prefix)

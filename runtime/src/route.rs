@@ -179,27 +179,3 @@ pub fn find_agent(ws: &Workspace, name: &str) -> Result<AgentDefinition, RouteEr
         }
     })
 }
-
-/// What every system prompt is told about the repository: where it is, the working folder,
-/// the branch, and the target environment when one is chosen.
-pub fn environment(ws: &Workspace, target: Option<&str>) -> String {
-    let mut env = format!("- Repository: {}\n", ws.root.display());
-    if ws.cwd != ws.root {
-        env.push_str(&format!("- Working folder: {}\n", ws.cwd.display()));
-    }
-    if let Some(branch) = branch(&ws.root) {
-        env.push_str(&format!("- Branch: {branch}\n"));
-    }
-    if let Some(e) = target {
-        env.push_str(&format!("- Target environment: {e}\n"));
-    }
-    env
-}
-
-/// The checked-out branch, from `.git/HEAD`.
-pub fn branch(root: &std::path::Path) -> Option<String> {
-    let head = std::fs::read_to_string(root.join(".git/HEAD")).ok()?;
-    head.trim()
-        .strip_prefix("ref: refs/heads/")
-        .map(str::to_string)
-}

@@ -16,17 +16,7 @@ use std::path::{Path, PathBuf};
 pub use agentops_sessions::index::{FindError, SessionSummary};
 pub use agentops_sessions::{SessionLog as Log, bundle, index, read as read_log};
 
-/// `.agentops/` of a repository, created with a `.gitignore` that keeps it out of commits.
-pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
-    let dir = root.join(".agentops");
-    std::fs::create_dir_all(&dir)?;
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        // State stays out of commits; the team's learnings do not.
-        std::fs::write(&ignore, "*\n!.gitignore\n!learnings.md\n")?;
-    }
-    Ok(dir)
-}
+pub use crate::state::state_dir;
 
 pub fn sessions_dir(root: &Path) -> PathBuf {
     root.join(".agentops").join("sessions")
@@ -281,6 +271,24 @@ impl SessionRecorder {
         }
         self.writer.append(&value)?;
         self.writer.sync()
+    }
+}
+
+impl crate::events::Recorder for SessionRecorder {
+    fn record(&mut self, event: &Event) -> Result<(), crate::events::RecordError> {
+        SessionRecorder::record(self, event).map_err(|e| crate::events::RecordError(e.to_string()))
+    }
+
+    fn finish(&mut self, result: &Value) -> Result<(), crate::events::RecordError> {
+        SessionRecorder::finish(self, result).map_err(|e| crate::events::RecordError(e.to_string()))
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
     }
 }
 

@@ -10,10 +10,8 @@ use agentops_commands::{
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// How long one render (`kubectl kustomize`) may take in the gates.
-pub const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
+pub use crate::review::RENDER_TIMEOUT;
 
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -145,11 +143,35 @@ impl Workspace {
             .limits(config.limits.clone())
             .sampling(config.model.max_tokens, config.model.temperature)
             .agents(self.agents().items)
-            .environment(crate::route::environment(self, None))
+            .environment(self.environment(None))
             .permissions(self.permissions.clone())
             .hooks(hooks)
             .changes(changes);
         (builder, warnings)
+    }
+
+    /// What every system prompt is told about the repository: where it is, the working
+    /// folder, the branch, and the target environment when one is chosen.
+    pub fn environment(&self, target: Option<&str>) -> String {
+        let mut env = format!("- Repository: {}\n", self.root.display());
+        if self.cwd != self.root {
+            env.push_str(&format!("- Working folder: {}\n", self.cwd.display()));
+        }
+        if let Some(branch) = self.branch() {
+            env.push_str(&format!("- Branch: {branch}\n"));
+        }
+        if let Some(e) = target {
+            env.push_str(&format!("- Target environment: {e}\n"));
+        }
+        env
+    }
+
+    /// The checked-out branch, from `.git/HEAD`.
+    pub fn branch(&self) -> Option<String> {
+        let head = std::fs::read_to_string(self.root.join(".git/HEAD")).ok()?;
+        head.trim()
+            .strip_prefix("ref: refs/heads/")
+            .map(str::to_string)
     }
 
     /// Opens the workspace at `cwd`, reading `agentops.toml` from the repository root.

@@ -12,7 +12,7 @@ use agentops_runtime::model::retry::RetryPolicy;
 use agentops_runtime::review::ChangeGate;
 use agentops_runtime::{Engine, Event, EventSink, Stop};
 use agentops_testkit::sse::{self, Quirks};
-use agentops_testkit::{FakeModelServer, Reply, copy_dir};
+use agentops_testkit::{FakeModelServer, Reply, copy_dir, git};
 use agentops_tools::{ToolContext, ToolRegistry};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -570,26 +570,6 @@ fn drop_web_limits(root: &Path) {
     );
     assert_ne!(text, without);
     std::fs::write(&path, without).unwrap();
-}
-
-fn git(root: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(root)
-        .args([
-            "-c",
-            "user.name=Alice",
-            "-c",
-            "user.email=alice@example.com",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn git_repo(root: &Path) {

@@ -4,22 +4,10 @@
 
 use agentops_runtime::gates::parse_objects;
 use agentops_runtime::risk::{Level, classify};
+use agentops_testkit::copy_dir;
 use agentops_tools::kustomize::render;
 use std::path::Path;
 use std::time::Duration;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest)
-        } else {
-            std::fs::copy(&p, &dest).map(|_| ()).unwrap()
-        }
-    }
-}
 
 async fn objects(dir: &Path) -> Vec<serde_json::Value> {
     parse_objects(&render(dir, Duration::from_secs(60)).await.unwrap()).unwrap()

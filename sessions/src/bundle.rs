@@ -9,6 +9,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+// Long on purpose: the bundle is one Markdown document written top to bottom in the order a
+// reader sees it (header, conversation, tool calls, gates, approvals, results).
 pub fn bundle(log: &SessionLog) -> String {
     let r = replay(&log.events);
     let h = &log.header;

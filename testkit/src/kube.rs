@@ -310,6 +310,8 @@ fn merge(base: &mut Value, applied: &Value) {
     }
 }
 
+// Long on purpose: one match over the fake API server's routes (discovery, get, list,
+// dry-run and server-side apply, delete), so a test reader sees the whole route table at once.
 fn handle(state: &Arc<Mutex<State>>, req: &RawRequest) -> (u16, Value) {
     let path = req.path().trim_end_matches('/').to_string();
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();

@@ -13,22 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
-/// Where the Argo CD API is and the token for it.
-#[derive(Clone)]
-pub struct ArgoCdEndpoint {
-    /// `https://argocd.example.com` (no trailing `/api`).
-    pub server: String,
-    pub token: String,
-}
-
-impl std::fmt::Debug for ArgoCdEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArgoCdEndpoint")
-            .field("server", &self.server)
-            .field("token", &"<redacted>")
-            .finish()
-    }
-}
+pub use crate::tool::ArgoCdEndpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArgoError {

@@ -419,6 +419,9 @@ fn storage_for(env: &str) -> &'static str {
 }
 
 /// Plans the new files of `input` under `root`.
+///
+/// Long on purpose: check the input, read the conventions from the existing Applications,
+/// then render the template's files in order; each refusal names what to change.
 pub fn plan(
     root: &Path,
     input: &CreateInput,

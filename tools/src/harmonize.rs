@@ -289,6 +289,9 @@ struct Hit {
 }
 
 /// Plans the edits that make every matching overlay render `spec.value`.
+///
+/// Long on purpose: render every overlay, find the target in each, then find the one
+/// source line per overlay — each step refuses with a reason, and they read best in order.
 pub async fn plan(
     root: &Path,
     spec: &SetSpec,

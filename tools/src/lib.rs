@@ -7,6 +7,7 @@ pub mod argocd;
 pub mod bash;
 pub mod create;
 pub mod edit;
+pub mod file_change;
 pub mod files;
 pub mod git;
 pub mod harmonize;

@@ -5,7 +5,7 @@
 //! runtime's gates and approvals use, and `run`. Tools never decide permissions themselves:
 //! the runtime checks rules, gates and approvals around them.
 
-use crate::edit::FileChange;
+use crate::file_change::FileChange;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -68,7 +68,7 @@ pub struct ToolContext {
     /// The kubeconfig for cluster tools (`None`: `$KUBECONFIG`, else `~/.kube/config`).
     pub kubeconfig: Option<PathBuf>,
     /// The Argo CD API server for the argocd tools.
-    pub argocd: Option<crate::argocd::ArgoCdEndpoint>,
+    pub argocd: Option<ArgoCdEndpoint>,
 }
 
 /// What kind of failure a tool error is: code that drives tools (retries, deploy) decides by
@@ -118,6 +118,23 @@ impl ToolError {
             kind,
             message: message.into(),
         }
+    }
+}
+
+/// Where the Argo CD API is and the token for it.
+#[derive(Clone)]
+pub struct ArgoCdEndpoint {
+    /// `https://argocd.example.com` (no trailing `/api`).
+    pub server: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for ArgoCdEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArgoCdEndpoint")
+            .field("server", &self.server)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 

@@ -1,28 +1,10 @@
 //! The git tools on real repositories (libgit2), cross-checked with the `git` CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use agentops_testkit::git;
 use agentops_tools::{ToolContext, ToolRegistry};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Alice")
-        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-        .env("GIT_COMMITTER_NAME", "Alice")
-        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 struct Repo {
     _tmp: tempfile::TempDir,

@@ -133,7 +133,7 @@ impl EngineBuilder {
                 self.tool_ctx.root.clone(),
                 crate::policy::PolicyConfig::default(),
                 None,
-                crate::workspace::RENDER_TIMEOUT,
+                crate::review::RENDER_TIMEOUT,
             );
             Arc::new(ChangeService::new(
                 Arc::new(gate),

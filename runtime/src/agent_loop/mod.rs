@@ -361,31 +361,16 @@ impl Engine {
                 depth,
                 tools: offer.names(),
             });
-            let mut messages = vec![Message::System {
-                content: self.system_prompt(&agent, &offer),
-            }];
-            messages.extend(start.history);
-            let mut prompt = start.prompt;
-            if depth == 0 {
-                let said = self
-                    .hook(&agent, "UserPromptSubmit", None, json!({"prompt": prompt}))
-                    .await;
-                if let Some(reason) = said.blocked {
+            let mut messages = match self.opening(&agent, start, &model, &offer, depth).await {
+                Ok(messages) => messages,
+                Err(reason) => {
                     let stop = Stop::Hook {
                         event: "UserPromptSubmit".into(),
                         reason: reason.clone(),
                     };
                     return Ok(self.finish(&agent, depth, 0, reason, stop));
                 }
-                for context in said.context {
-                    prompt.push_str(&format!("\n\n{context}"));
-                }
-            }
-            if !start.pending.is_empty() {
-                let report = self.redo_pending(&agent, &model, &start.pending, depth).await;
-                prompt = format!("{report}\n{prompt}");
-            }
-            self.push(&agent, depth, &mut messages, Message::User { content: prompt });
+            };
             let mut stop_hook_active = false;
             let max_turns = agent
                 .max_turns
@@ -397,7 +382,11 @@ impl Engine {
                 if let Some(stop) = self.global_stop() {
                     return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
                 }
-                if depth == 0 && self.limits.compact_at_tokens.is_some_and(|limit| limit > 0 && estimate_tokens(&messages) > limit) {
+                let too_long = self
+                    .limits
+                    .compact_at_tokens
+                    .is_some_and(|limit| limit > 0 && estimate_tokens(&messages) > limit);
+                if depth == 0 && too_long {
                     messages = self.compact(&agent, &model, messages, "auto").await?;
                 }
                 let reply = self
@@ -408,79 +397,102 @@ impl Engine {
                     last_text = text.clone();
                 }
                 if calls.is_empty() {
-                    self.push(
-                        &agent,
-                        depth,
-                        &mut messages,
-                        Message::Assistant {
-                            content: text.clone(),
-                            tool_calls: Vec::new(),
-                        },
-                    );
-                    // A Stop hook (SubagentStop for a subagent) may send the agent back to work.
-                    let event = if depth == 0 { "Stop" } else { "SubagentStop" };
-                    let said = self
-                        .hook(
-                            &agent,
-                            event,
-                            None,
-                            json!({"stop_hook_active": stop_hook_active, "agent_type": agent.name, "last_message": text}),
-                        )
-                        .await;
-                    if let Some(reason) = said.blocked
-                        && turn < max_turns
-                        && self.global_stop().is_none()
-                    {
+                    let answer = Message::Assistant {
+                        content: text.clone(),
+                        tool_calls: Vec::new(),
+                    };
+                    self.push(&agent, depth, &mut messages, answer);
+                    let sent_back = self
+                        .stop_hook(&agent, depth, &text, stop_hook_active)
+                        .await
+                        .filter(|_| turn < max_turns && self.global_stop().is_none());
+                    if let Some(note) = sent_back {
                         stop_hook_active = true;
-                        let m = Message::User {
-                            content: format!("[{event} hook] {reason}"),
-                        };
-                        self.push(&agent, depth, &mut messages, m);
+                        self.push(
+                            &agent,
+                            depth,
+                            &mut messages,
+                            Message::User { content: note },
+                        );
                         continue;
                     }
                     let stop = self.global_stop().unwrap_or(Stop::Final);
                     return Ok(self.finish(&agent, depth, turn, text, stop));
                 }
-                // The same calls as the turn before: small models loop like this instead of
-                // reading the result. Say so instead of running them again.
-                let signature: Vec<(String, String)> = calls
-                    .iter()
-                    .map(|(c, _)| (canonical(&c.name).to_string(), normalized_args(&c.arguments)))
-                    .collect();
+                let signature = signature(&calls);
                 self.record_calls(&agent, depth, &mut messages, text, &calls);
                 let outputs = if signature == previous_calls {
-                    calls
-                        .iter()
-                        .map(|(c, _)| {
-                            (
-                                ToolOutput::error(format!(
-                                    "{} was just called with exactly these arguments; its result is in the previous message. Use it: take a different step or give your final answer.",
-                                    c.name
-                                )),
-                                false,
-                            )
-                        })
-                        .collect()
+                    repeated(&calls)
                 } else {
-                    join_all(
-                        calls
-                            .iter()
-                            .map(|call| self.execute(&agent, &model, call, &offer, depth)),
-                    )
-                    .await
+                    let runs = calls
+                        .iter()
+                        .map(|call| self.execute(&agent, &model, call, &offer, depth));
+                    join_all(runs).await
                 };
                 previous_calls = signature;
                 self.record_outputs(&agent, depth, &mut messages, &calls, outputs);
             }
-            Ok(self.finish(
-                &agent,
-                depth,
-                max_turns,
-                last_text,
-                Stop::TurnLimit { limit: max_turns },
-            ))
+            let stop = Stop::TurnLimit { limit: max_turns };
+            Ok(self.finish(&agent, depth, max_turns, last_text, stop))
         }
         .boxed()
+    }
+
+    /// The conversation a run starts with: system prompt, history, and the prompt — after
+    /// the UserPromptSubmit hooks (`Err`: one refused it) and the report on pending calls
+    /// made again.
+    async fn opening(
+        &self,
+        agent: &AgentDefinition,
+        start: Start,
+        model: &str,
+        offer: &Offer,
+        depth: u32,
+    ) -> Result<Vec<Message>, String> {
+        let mut messages = vec![Message::System {
+            content: self.system_prompt(agent, offer),
+        }];
+        messages.extend(start.history);
+        let mut prompt = start.prompt;
+        if depth == 0 {
+            let said = self
+                .hook(agent, "UserPromptSubmit", None, json!({"prompt": prompt}))
+                .await;
+            if let Some(reason) = said.blocked {
+                return Err(reason);
+            }
+            for context in said.context {
+                prompt.push_str(&format!("\n\n{context}"));
+            }
+        }
+        if !start.pending.is_empty() {
+            let report = self.redo_pending(agent, model, &start.pending, depth).await;
+            prompt = format!("{report}\n{prompt}");
+        }
+        self.push(
+            agent,
+            depth,
+            &mut messages,
+            Message::User { content: prompt },
+        );
+        Ok(messages)
+    }
+
+    /// A Stop hook (SubagentStop for a subagent) may send the agent back to work: the note
+    /// it gets when one does.
+    async fn stop_hook(
+        &self,
+        agent: &AgentDefinition,
+        depth: u32,
+        text: &str,
+        active: bool,
+    ) -> Option<String> {
+        let event = if depth == 0 { "Stop" } else { "SubagentStop" };
+        let input =
+            json!({"stop_hook_active": active, "agent_type": agent.name, "last_message": text});
+        let said = self.hook(agent, event, None, input).await;
+        said.blocked
+            .map(|reason| format!("[{event} hook] {reason}"))
     }
 
     fn finish(
@@ -812,6 +824,34 @@ impl Start {
             prompt,
         }
     }
+}
+
+/// The calls of a turn, comparable with the turn before's.
+fn signature(calls: &[(ToolCall, CallVia)]) -> Vec<(String, String)> {
+    calls
+        .iter()
+        .map(|(c, _)| {
+            (
+                canonical(&c.name).to_string(),
+                normalized_args(&c.arguments),
+            )
+        })
+        .collect()
+}
+
+/// The same calls as the turn before: small models loop like this instead of reading the
+/// result. They are told so instead of being run again.
+fn repeated(calls: &[(ToolCall, CallVia)]) -> Vec<(ToolOutput, bool)> {
+    calls
+        .iter()
+        .map(|(c, _)| {
+            let message = format!(
+                "{} was just called with exactly these arguments; its result is in the previous message. Use it: take a different step or give your final answer.",
+                c.name
+            );
+            (ToolOutput::error(message), false)
+        })
+        .collect()
 }
 
 /// Arguments in a canonical form (key order and spacing do not matter).

@@ -43,7 +43,10 @@ pub(crate) async fn write(
     options: agentops_runtime::change::WriteOptions<'_>,
 ) -> Result<agentops_runtime::change::Change, Failure> {
     let policy = policy(flags.approval_policy.as_deref(), &flags.approve)?;
-    let service = ws.change_service(approver(policy, person_at_terminal(interactive)));
+    let service = ws.change_service(
+        approver(policy, person_at_terminal(interactive)),
+        flags.approval_policy.as_deref(),
+    );
     let turn = service.exclusive().await;
     let events = agentops_runtime::EventSink::discard();
     let caller = agentops_runtime::change::Caller {

@@ -105,7 +105,10 @@ pub fn run(args: &DeployArgs, ws: &Workspace, sessions_dir: Option<&Path>) -> Cl
         cache_dir: Some(ws.render_cache()),
     };
     let person = crate::approver::person_at_terminal(!json_out);
-    let changes = ws.change_service(crate::approver::approver(policy, person));
+    let changes = ws.change_service(
+        crate::approver::approver(policy, person),
+        args.approvals.approval_policy.as_deref(),
+    );
     let outcome = runtime.block_on(async {
         let printer = tokio::spawn(async move {
             while let Some(e) = rx.recv().await {

@@ -21,13 +21,10 @@ pub fn run(args: &DriftArgs, ws: &Workspace) -> CliResult {
             Live::Dir(dir)
         }
         (None, Some(context)) => Live::Cluster {
-            ctx: ToolContext {
-                root: ws.root.clone(),
-                cwd: ws.cwd.clone(),
+            ctx: Box::new(ToolContext {
                 timeout: Duration::from_secs(60),
-                kubeconfig: ws.kubeconfig(),
-                ..ToolContext::default()
-            },
+                ..ws.tool_context("", "drift")
+            }),
             context: context.clone(),
         },
         (None, None) => {

@@ -89,7 +89,7 @@ fn engine(
     // A person at a terminal is asked about what the rules leave open; anything else (CI,
     // pipes, json output) is decided by the rules alone.
     let approver = crate::approver::approver(policy, asks_a_person(args));
-    let changes = std::sync::Arc::new(ws.change_service(approver));
+    let changes = std::sync::Arc::new(ws.change_service(approver, args.approval_policy.as_deref()));
     let (builder, warnings) = ws.engine(provider, &session_id, changes);
     for w in &warnings {
         eprintln!("agentops: warning: {w}");

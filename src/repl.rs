@@ -102,7 +102,7 @@ impl Repl {
         let (base_sink, rx) = EventSink::channel();
         let policy = agentops_runtime::approval::ApprovalPolicy::default();
         let approver = crate::approver::approver(policy, tty);
-        let changes = std::sync::Arc::new(ws.change_service(approver));
+        let changes = std::sync::Arc::new(ws.change_service(approver, None));
         let (builder, warnings) = ws.engine(provider, "", changes);
         for w in warnings {
             eprintln!("agentops: warning: {w}");

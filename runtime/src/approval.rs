@@ -4,7 +4,7 @@
 //! `--approval-policy FILE`; with neither, the change stays pending and the run stops (exit 3).
 //!
 //! Rules match what the rendered diff says, never what a manifest, a tool result or the model
-//! claims: `kind`, `env`, `path`, `reason` (`kind|delete|immutable|production|promotion`) or the change's
+//! claims: `kind`, `env`, `path`, `reason` (`kind|delete|immutable|production|promotion|control`) or the change's
 //! `id`. Every reason of a change must be matched by an `approve` rule; any matching `deny`
 //! rule refuses it.
 
@@ -104,7 +104,7 @@ pub trait Approver: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
     #[error(
-        "approval rule `{rule}`: {problem}. Write key=glob pairs separated by commas, keys: kind, env, path, reason (kind|delete|immutable|production|promotion), id; e.g. `env=dev,kind=StatefulSet`"
+        "approval rule `{rule}`: {problem}. Write key=glob pairs separated by commas, keys: kind, env, path, reason (kind|delete|immutable|production|promotion|control), id; e.g. `env=dev,kind=StatefulSet`"
     )]
     Rule { rule: String, problem: String },
     #[error("cannot read approval policy {path}: {problem}")]
@@ -125,6 +125,11 @@ pub struct RuleSpec {
 #[derive(Debug, Clone)]
 pub struct ApprovalRule {
     text: String,
+    /// `reason=control`, written out: the only rule (besides an exact id) that approves a
+    /// change to a control file.
+    names_control: bool,
+    /// An `id=` without wildcards.
+    exact_id: Option<String>,
     kind: Option<GlobMatcher>,
     env: Option<GlobMatcher>,
     path: Option<GlobMatcher>,
@@ -181,12 +186,25 @@ impl ApprovalRule {
         }
         if let Some(r) = &spec.reason
             && !r.contains('*')
-            && !["kind", "delete", "immutable", "production", "promotion"].contains(&r.as_str())
+            && ![
+                "kind",
+                "delete",
+                "immutable",
+                "production",
+                "promotion",
+                "control",
+            ]
+            .contains(&r.as_str())
         {
             return Err(problem(format!("unknown reason `{r}`")));
         }
         Ok(Self {
             text: text.to_string(),
+            names_control: spec.reason.as_deref() == Some("control"),
+            exact_id: spec
+                .id
+                .clone()
+                .filter(|id| !id.contains(['*', '?', '[', '{'])),
             kind: glob(&spec.kind)?,
             env: glob(&spec.env)?,
             path: glob(&spec.path)?,
@@ -197,6 +215,14 @@ impl ApprovalRule {
 
     fn matches(&self, request: &ApprovalRequest, unit: &ApprovalUnit, reason: &Reason) -> bool {
         let ok = |m: &Option<GlobMatcher>, v: &str| m.as_ref().is_none_or(|m| m.is_match(v));
+        // A control file is approved only by a rule that says so, or by the change's own id;
+        // `path=**`, `reason=*` and the like never cover it.
+        if reason.code == crate::risk::ReasonCode::Control
+            && !self.names_control
+            && self.exact_id.as_deref() != Some(request.id.as_str())
+        {
+            return false;
+        }
         ok(&self.id, &request.id)
             && ok(&self.path, &unit.path)
             && ok(&self.env, unit.environment.as_deref().unwrap_or(""))

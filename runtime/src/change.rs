@@ -161,6 +161,7 @@ pub struct Turn<'a> {
 /// The one gated-change service of a run (see the module docs).
 pub struct ChangeService {
     gate: Arc<ChangeGate>,
+    control: Option<crate::control::ControlFiles>,
     approver: Arc<dyn Approver>,
     ledger: Mutex<Ledger>,
     lock: tokio::sync::Mutex<()>,
@@ -178,10 +179,31 @@ impl ChangeService {
     pub fn new(gate: Arc<ChangeGate>, approver: Arc<dyn Approver>) -> Self {
         Self {
             gate,
+            control: None,
             approver,
             ledger: Mutex::new(Ledger::default()),
             lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Changes to these files need an approval that names `reason=control`.
+    pub fn with_control(mut self, control: crate::control::ControlFiles) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// The approval units the control files among `changes` add.
+    pub fn control_units(&self, changes: &[FileChange]) -> Vec<ApprovalUnit> {
+        let paths: Vec<&std::path::Path> = changes.iter().map(|c| c.path.as_path()).collect();
+        self.control_units_of(&paths)
+    }
+
+    /// The approval units the control files among `paths` (absolute) add.
+    pub fn control_units_of(&self, paths: &[&std::path::Path]) -> Vec<ApprovalUnit> {
+        self.control
+            .as_ref()
+            .map(|c| c.units(paths))
+            .unwrap_or_default()
     }
 
     pub fn gate(&self) -> &ChangeGate {
@@ -223,7 +245,8 @@ impl ChangeService {
             // Nothing will be written: nobody is asked.
             Verdict::Proceed
         } else {
-            self.decide(turn, caller, &review, Vec::new()).await
+            let control = self.control_units(changes);
+            self.decide(turn, caller, &review, control).await
         };
         let (outcome, error) = match verdict.refusal() {
             Some(refused) => (refused, None),

@@ -51,6 +51,15 @@ pub struct Config {
     pub kubernetes: KubernetesConfig,
     /// The Argo CD API for the argocd tools.
     pub argocd: ArgoCdConfig,
+    /// The shell's sandbox.
+    pub shell: ShellConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShellConfig {
+    /// Network inside the shell's sandbox (off by default).
+    pub network: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -223,6 +232,14 @@ pub struct Limits {
     /// Summarise older turns when the conversation is estimated above this many tokens
     /// (4 bytes a token); 0 or `None`: never on its own (`/compact` and `--compact` still do).
     pub compact_at_tokens: Option<u64>,
+    /// Model requests per run (every attempt counts), all agents together.
+    pub max_requests: u32,
+    /// Subagent runs per run, all agents together.
+    pub max_subagents: u32,
+    /// Subagents one model turn may start.
+    pub max_subagents_per_turn: u32,
+    /// Rounds of calls that repeat earlier failed ones before the run stops as `stuck`.
+    pub max_repeats: u32,
 }
 
 impl Default for Limits {
@@ -234,6 +251,10 @@ impl Default for Limits {
             max_depth: 2,
             max_tool_output_bytes: 32 * 1024,
             compact_at_tokens: Some(100_000),
+            max_requests: 500,
+            max_subagents: 50,
+            max_subagents_per_turn: 4,
+            max_repeats: 3,
         }
     }
 }

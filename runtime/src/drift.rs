@@ -190,7 +190,7 @@ pub enum Live {
     Dir(PathBuf),
     /// A cluster: the kubeconfig `context` (never the current one), read with `ctx`.
     Cluster {
-        ctx: agentops_tools::ToolContext,
+        ctx: Box<agentops_tools::ToolContext>,
         context: String,
     },
 }
@@ -747,7 +747,7 @@ impl agentops_tools::tool::TypedTool for DriftTool {
                     Err(e) => return ToolOutput::error(e.to_string()),
                 },
                 (None, Some(context)) => Live::Cluster {
-                    ctx: ctx.clone(),
+                    ctx: Box::new(ctx.clone()),
                     context,
                 },
                 (None, None) => {

@@ -17,6 +17,7 @@ pub mod agent_loop;
 pub mod approval;
 pub mod change;
 pub mod config;
+pub mod control;
 pub mod cost;
 pub mod deploy;
 pub mod drift;

@@ -40,6 +40,8 @@ pub enum Outcome {
     Denied,
     ApprovalRequired,
     Limit,
+    /// The model kept repeating calls that failed (exit 5, like the limits).
+    Stuck,
     Interrupted,
 }
 
@@ -242,6 +244,14 @@ fn classify(ending: &Ending<'_>, totals: &Totals, session_id: &str) -> Classifie
             None,
             Some(run.stop.clone()),
         ),
+        Stop::Stuck { calls } => said(
+            Outcome::Stuck,
+            ExitCode::Limit,
+            format!(
+                "stopped: the model kept repeating calls that failed: {}",
+                calls.join("; ")
+            ),
+        ),
         stop => said(Outcome::Limit, ExitCode::Limit, limit_message(stop)),
     }
 }
@@ -270,6 +280,11 @@ pub fn limit_message(stop: &Stop) -> String {
         Stop::Tokens { used, limit } => {
             format!("stopped at the token cap: {used} of {limit} tokens")
         }
-        Stop::Final | Stop::ApprovalRequired { .. } | Stop::Hook { .. } => String::new(),
+        Stop::Requests { used, limit } => format!(
+            "stopped at the request cap: {used} of {limit} model requests ([limits] max_requests)"
+        ),
+        Stop::Final | Stop::ApprovalRequired { .. } | Stop::Hook { .. } | Stop::Stuck { .. } => {
+            String::new()
+        }
     }
 }

@@ -17,7 +17,7 @@ use agentops_tools::kustomize::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -261,27 +261,6 @@ impl ChangeGate {
             .map_err(|e| io(std::io::Error::other(e.to_string())))?
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
         self.review_against(head.path(), files).await
-    }
-
-    /// Reviews what a shell command did to `changed` files (absolute), against `snapshot`
-    /// taken before it ran.
-    pub async fn review_shell(
-        &self,
-        snapshot: &Snapshot,
-        changed: &[PathBuf],
-    ) -> Result<Review, ReviewError> {
-        let before = self.staging("shell-")?;
-        let io = |source| ReviewError::Staging {
-            path: before.path().display().to_string(),
-            source,
-        };
-        mirror(&self.root, before.path(), &[]).map_err(io)?;
-        snapshot
-            .write_into(changed, |p| {
-                before.path().join(p.strip_prefix(&self.root).unwrap_or(p))
-            })
-            .map_err(io)?;
-        self.review_against(before.path(), changed).await
     }
 
     /// Reviews the working tree against `base` (another tree of the repository: HEAD, or the
@@ -608,96 +587,6 @@ fn affected(root: &Path, changed: &BTreeSet<PathBuf>) -> (Vec<PathBuf>, BTreeSet
         .cloned()
         .collect();
     (overlays.into_iter().collect(), manifests)
-}
-
-/// The content of the repository's manifest-like files (YAML, JSON, kustomize generator
-/// inputs), to see — and undo — what a shell command did to them.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    files: BTreeMap<PathBuf, Vec<u8>>,
-}
-
-/// Files a snapshot keeps: what kustomize and Argo CD read.
-fn manifest_like(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name == "Kustomization"
-        || [".yaml", ".yml", ".json", ".env", ".properties"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
-}
-
-/// Largest file a snapshot keeps, and most files.
-const SNAPSHOT_FILE_MAX: u64 = 1024 * 1024;
-const SNAPSHOT_FILES_MAX: usize = 50_000;
-
-fn manifest_files(root: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || !(e.file_type().is_dir()
-                    && SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or("")))
-        })
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && manifest_like(e.path()))
-        .filter(|e| e.metadata().is_ok_and(|m| m.len() <= SNAPSHOT_FILE_MAX))
-        .take(SNAPSHOT_FILES_MAX)
-        .map(walkdir::DirEntry::into_path)
-        .collect()
-}
-
-impl Snapshot {
-    pub fn take(root: &Path) -> Self {
-        Self {
-            files: manifest_files(root)
-                .into_iter()
-                .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
-                .collect(),
-        }
-    }
-
-    /// Files created, changed or deleted since the snapshot.
-    pub fn changed(&self, root: &Path) -> Vec<PathBuf> {
-        let now = manifest_files(root);
-        let mut out: BTreeSet<PathBuf> =
-            self.files.keys().filter(|p| !p.exists()).cloned().collect();
-        for p in now {
-            match self.files.get(&p) {
-                Some(old) if std::fs::read(&p).is_ok_and(|b| &b == old) => {}
-                _ => {
-                    out.insert(p);
-                }
-            }
-        }
-        out.into_iter().collect()
-    }
-
-    /// Puts `paths` back as they were (deleting files that did not exist).
-    pub fn restore(&self, paths: &[PathBuf]) -> std::io::Result<()> {
-        self.write_into(paths, |p| p.to_path_buf())
-    }
-
-    fn write_into(
-        &self,
-        paths: &[PathBuf],
-        target: impl Fn(&Path) -> PathBuf,
-    ) -> std::io::Result<()> {
-        for p in paths {
-            let t = target(p);
-            // Replace the entry (never write through a hard link).
-            match std::fs::remove_file(&t) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            if let Some(bytes) = self.files.get(p) {
-                if let Some(parent) = t.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&t, bytes)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Mirrors the repository under `stage` with hard links (copies across file systems), then

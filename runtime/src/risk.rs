@@ -75,6 +75,8 @@ pub enum ReasonCode {
     Production,
     /// A rollout moves on to the next environment (deploy).
     Promotion,
+    /// A control file changes (settings, agents, CI, kubeconfig; see `crate::control`).
+    Control,
 }
 
 impl ReasonCode {
@@ -85,6 +87,7 @@ impl ReasonCode {
             ReasonCode::Immutable => "immutable",
             ReasonCode::Production => "production",
             ReasonCode::Promotion => "promotion",
+            ReasonCode::Control => "control",
         }
     }
 }

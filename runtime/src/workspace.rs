@@ -80,16 +80,33 @@ impl Workspace {
     }
 
     /// The gated-change service every change of a run goes through, deciding approvals
-    /// with `approver`.
+    /// with `approver`; `policy_file` (`--approval-policy`) is a control file too.
     pub fn change_service(
         &self,
         approver: Arc<dyn crate::approval::Approver>,
+        policy_file: Option<&Path>,
     ) -> crate::change::ChangeService {
+        let mut control = self.control_files();
+        if let Some(f) = policy_file {
+            control.add(&self.cwd.join(f));
+        }
         crate::change::ChangeService::new(Arc::new(self.change_gate()), approver)
+            .with_control(control)
+    }
+
+    /// This repository's control files: the fixed patterns, and the kubeconfig
+    /// `agentops.toml` names.
+    pub fn control_files(&self) -> crate::control::ControlFiles {
+        let mut control = crate::control::ControlFiles::new(&self.root);
+        if let Some(k) = self.kubeconfig() {
+            control.add(&k);
+        }
+        control
     }
 
     /// Where and how tools run for `agent` in `session_id`: the repository, the configured
-    /// command timeout (`[commands] shell_timeout_secs`), the kubeconfig and Argo CD.
+    /// command timeout (`[commands] shell_timeout_secs`), the kubeconfig and Argo CD (no shell
+    /// sandbox: [`Workspace::engine`] adds it).
     pub fn tool_context(&self, session_id: &str, agent: &str) -> agentops_tools::ToolContext {
         agentops_tools::ToolContext {
             root: self.root.clone(),
@@ -100,6 +117,26 @@ impl Workspace {
             // $KUBECONFIG, else ~/.kube/config; cluster tools always name their context.
             kubeconfig: self.kubeconfig(),
             argocd: self.config.argocd.endpoint(&crate::providers::process_env),
+            // Probed only where a shell may run (`engine`).
+            sandbox: None,
+        }
+    }
+
+    /// The shell's sandbox, probed here (a few ms); `None`, with a warning, where this machine
+    /// has none — shell commands are then refused.
+    pub fn sandbox(&self) -> Option<agentops_tools::sandbox::SandboxConfig> {
+        let scratch = match &self.home {
+            Some(h) => h.join(".cache").join("agentops").join("sandbox"),
+            None => std::env::temp_dir().join("agentops-sandbox"),
+        };
+        match agentops_tools::sandbox::SandboxConfig::probe(&scratch, self.config.shell.network) {
+            Ok(s) => Some(s),
+            Err(reason) => {
+                tracing::warn!(
+                    "no shell sandbox on this machine ({reason}): shell commands will be refused"
+                );
+                None
+            }
         }
     }
 
@@ -136,7 +173,11 @@ impl Workspace {
     ) -> (crate::EngineBuilder, Vec<String>) {
         let config = &self.config;
         let (hooks, warnings) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
-        let builder = crate::Engine::builder(provider, self.tool_context(session_id, ""))
+        let ctx = agentops_tools::ToolContext {
+            sandbox: self.sandbox(),
+            ..self.tool_context(session_id, "")
+        };
+        let builder = crate::Engine::builder(provider, ctx)
             .tools(self.tool_registry())
             .aliases(config.models.aliases.clone())
             .prices(crate::cost::PriceTable::new(&config.prices))

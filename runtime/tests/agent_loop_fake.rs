@@ -37,6 +37,7 @@ fn reviewer() -> AgentDefinition {
 
 struct Fixture {
     _tmp: tempfile::TempDir,
+    _scratch: tempfile::TempDir,
     server: FakeModelServer,
     engine: Engine,
     events: tokio::sync::mpsc::UnboundedReceiver<Event>,
@@ -77,15 +78,18 @@ impl Fixture {
             model: "fake-model".into(),
             base_url: String::new(),
         };
+        let scratch = tempfile::tempdir().unwrap();
         let ctx = ToolContext {
             root: root.clone(),
             cwd: root.clone(),
             timeout: Duration::from_secs(10),
+            sandbox: agentops_tools::sandbox::SandboxConfig::probe(scratch.path(), false).ok(),
             ..Default::default()
         };
         let engine = Self::builder(&provider, &ctx, &sink).build();
         Self {
             _tmp: tmp,
+            _scratch: scratch,
             root,
             server,
             engine,

@@ -110,6 +110,12 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             cwd: root.clone(),
             timeout: Duration::from_secs(30),
             session_id: "run-test".into(),
+            // The shell's sandbox keeps its layers beside the repository, not in it.
+            sandbox: agentops_tools::sandbox::SandboxConfig::probe(
+                &root.parent().unwrap().join("sandbox"),
+                false,
+            )
+            .ok(),
             kubeconfig: Some(root.join("kubeconfig")).filter(|p| p.exists()),
             // A test's setup may point the argocd tools at a fake: `server\ntoken`.
             argocd: std::fs::read_to_string(root.join("argocd-endpoint"))
@@ -857,7 +863,7 @@ fn bash(command: &str) -> Reply {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manifest_changes_made_through_the_shell_are_gated_and_undone_when_refused() {
+async fn shell_changes_are_planned_in_the_sandbox_gated_and_never_applied_when_refused() {
     let limits_gone = "sed -i '/limits:/,+2d' apps/web/base/deployment.yaml";
     let add_cache = "sed -i 's|  - ../../base|  - ../../base\\n  - cache.yaml|' apps/web/overlays/dev/kustomization.yaml";
     let r = run(
@@ -888,19 +894,27 @@ async fn manifest_changes_made_through_the_shell_are_gated_and_undone_when_refus
         "no manifest changed: {told:?}"
     );
     assert!(
-        told[1].contains("a gate failed; agentops put those files back")
+        told[1].contains("were NOT applied (nothing reached the repository): a gate failed")
             && told[1].contains("resource-limits"),
         "{}",
         told[1]
     );
     assert!(
         r.read("apps/web/base/deployment.yaml").contains("limits:"),
-        "restored"
+        "never changed"
     );
     // A new file nothing uses is harmless; wiring it into the overlay is a StatefulSet.
-    assert!(!told[2].contains("put those files back"), "{}", told[2]);
     assert!(
-        told[3].contains("NOT kept") && told[3].contains("adds StatefulSet/web-dev/cache"),
+        told[2].contains("passed the gates and were applied"),
+        "{}",
+        told[2]
+    );
+    assert!(
+        r.read("apps/web/overlays/dev/cache.yaml")
+            .contains("StatefulSet")
+    );
+    assert!(
+        told[3].contains("NOT applied") && told[3].contains("adds StatefulSet/web-dev/cache"),
         "{}",
         told[3]
     );

@@ -411,15 +411,26 @@ fn blame(ctx: &ToolContext, input: &GitBlameInput) -> Result<String, GitError> {
         .min(lines.len())
         .min(start + 399);
     let mut out = String::new();
+    // Authors come from the commits, not from `BlameHunk::final_signature`: libgit2 leaves
+    // that null for hunks of a blamed buffer with uncommitted lines, and git2 0.20 then
+    // dereferences it (a segfault).
+    let mut authors: std::collections::HashMap<git2::Oid, (String, String)> =
+        std::collections::HashMap::new();
     for n in start..=end {
         let (who, when, id) = match blame.get_line(n) {
             Some(h) if !h.final_commit_id().is_zero() => {
-                let sig = h.final_signature();
-                (
-                    sig.name().unwrap_or("?").to_string(),
-                    iso8601(sig.when().seconds()),
-                    short(h.final_commit_id()),
-                )
+                let oid = h.final_commit_id();
+                let (who, when) = authors
+                    .entry(oid)
+                    .or_insert_with(|| match repo.find_commit(oid) {
+                        Ok(c) => (
+                            c.author().name().unwrap_or("?").to_string(),
+                            iso8601(c.author().when().seconds()),
+                        ),
+                        Err(_) => ("?".to_string(), String::new()),
+                    })
+                    .clone();
+                (who, when, short(oid))
             }
             _ => (
                 "not committed".to_string(),

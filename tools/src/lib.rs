@@ -18,6 +18,7 @@ pub mod learnings;
 pub mod path;
 pub mod redact;
 pub mod registry;
+pub mod sandbox;
 pub mod schema;
 pub mod shell;
 pub mod tool;

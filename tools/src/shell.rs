@@ -55,10 +55,25 @@ fn shell_program() -> &'static str {
 /// Runs the snippet and waits for it, at most `timeout`.
 pub fn run(cmd: &ShellCommand) -> Result<ShellResult, ShellError> {
     let shell = shell_program();
+    let args = [
+        std::ffi::OsStr::new("-c"),
+        std::ffi::OsStr::new(&cmd.script),
+    ];
+    run_program(shell, &args, &cmd.cwd, cmd.timeout)
+}
+
+/// Runs `program args` in `cwd` in its own process group and waits for it, at most
+/// `timeout` (then the whole group is killed); stdout and stderr captured.
+pub fn run_program(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+    cwd: &Path,
+    timeout: Duration,
+) -> Result<ShellResult, ShellError> {
+    let shell = program;
     let mut child = Command::new(shell)
-        .arg("-c")
-        .arg(&cmd.script)
-        .current_dir(&cmd.cwd)
+        .args(args)
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -70,7 +85,7 @@ pub fn run(cmd: &ShellCommand) -> Result<ShellResult, ShellError> {
         })?;
     let stdout = child.stdout.take().map(capture);
     let stderr = child.stderr.take().map(capture);
-    let status = child.wait_timeout(cmd.timeout).map_err(ShellError::Wait)?;
+    let status = child.wait_timeout(timeout).map_err(ShellError::Wait)?;
     let (exit_code, timed_out) = match status {
         Some(status) => (status.code(), false),
         None => {

@@ -52,6 +52,21 @@ pub type PlanFuture<'a> = BoxFuture<'a, Result<MutationPlan, ToolOutput>>;
 /// File changes planned by async work (rendering overlays to find the right file).
 pub type ChangeFuture<'a> = BoxFuture<'a, Result<Vec<FileChange>, ToolOutput>>;
 
+/// What a command did in the sandbox: its output, and the changes it would make to the
+/// repository (not made: the runtime gates them first).
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub output: ToolOutput,
+    pub changes: Vec<FileChange>,
+    /// Changes that cannot be gated as text (symlinks, binary files): they refuse the set.
+    pub unsupported: Vec<String>,
+    /// The command changed `.git/`; that is never applied.
+    pub git_changed: bool,
+}
+
+/// A command run in the sandbox, or the error the model gets back.
+pub type ExecFuture<'a> = BoxFuture<'a, Result<Execution, ToolOutput>>;
+
 /// Where and how a tool runs.
 #[derive(Debug, Clone, Default)]
 pub struct ToolContext {
@@ -69,6 +84,8 @@ pub struct ToolContext {
     pub kubeconfig: Option<PathBuf>,
     /// The Argo CD API server for the argocd tools.
     pub argocd: Option<ArgoCdEndpoint>,
+    /// The shell's sandbox (`None`: not available here; shell commands are refused).
+    pub sandbox: Option<crate::sandbox::SandboxConfig>,
 }
 
 /// What kind of failure a tool error is: code that drives tools (retries, deploy) decides by
@@ -233,6 +250,12 @@ pub trait Tool: Send + Sync {
     fn plan_mutation(&self, _input: &Value, _ctx: &ToolContext) -> Option<PlanFuture<'static>> {
         None
     }
+    /// For tools that run commands ([`Risk::Execute`]): runs the command where it cannot change
+    /// the repository and returns what it would change. An executing tool that cannot is
+    /// refused by the runtime.
+    fn plan_execution(&self, _input: &Value, _ctx: &ToolContext) -> Option<ExecFuture<'static>> {
+        None
+    }
 }
 
 /// A tool whose input is a typed struct: name, description and risk as constants, the JSON
@@ -262,6 +285,14 @@ pub trait TypedTool: Send + Sync {
         _input: Self::Input,
         _ctx: &ToolContext,
     ) -> Option<PlanFuture<'static>> {
+        None
+    }
+    /// See [`Tool::plan_execution`].
+    fn plan_execution(
+        &self,
+        _input: Self::Input,
+        _ctx: &ToolContext,
+    ) -> Option<ExecFuture<'static>> {
         None
     }
 }
@@ -298,6 +329,12 @@ impl<T: TypedTool> Tool for T {
     fn plan_mutation(&self, input: &Value, ctx: &ToolContext) -> Option<PlanFuture<'static>> {
         match parse_input::<T::Input>(T::NAME, input.clone()) {
             Ok(input) => TypedTool::plan_mutation(self, input, ctx),
+            Err(e) => Some(Box::pin(async move { Err(e) })),
+        }
+    }
+    fn plan_execution(&self, input: &Value, ctx: &ToolContext) -> Option<ExecFuture<'static>> {
+        match parse_input::<T::Input>(T::NAME, input.clone()) {
+            Ok(input) => TypedTool::plan_execution(self, input, ctx),
             Err(e) => Some(Box::pin(async move { Err(e) })),
         }
     }

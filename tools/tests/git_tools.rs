@@ -42,6 +42,7 @@ impl Repo {
                 agent: "platform-reviewer".into(),
                 kubeconfig: None,
                 argocd: None,
+                sandbox: None,
             },
             tools: ToolRegistry::builtin(),
         }
@@ -204,4 +205,44 @@ fn head_exports_the_committed_files() {
         std::fs::read_to_string(dest.path().join("apps/web/deployment.yaml")).unwrap(),
         "kind: Deployment\nreplicas: 2\n"
     );
+}
+
+#[tokio::test]
+async fn blame_survives_uncommitted_middle_lines_deleted_lines_and_binary_files() {
+    let r = Repo::new();
+    let file = r.root().join("apps/web/config.yaml");
+    let committed: String = (1..=9).map(|i| format!("line{i}: {i}\n")).collect();
+    std::fs::write(&file, &committed).unwrap();
+    git(r.root(), &["add", "."]);
+    git(r.root(), &["commit", "-q", "-m", "feat(web): config"]);
+    // A changed line in the middle, and two lines deleted further down.
+    let edited = committed
+        .replace("line5: 5\n", "line5: five\n")
+        .replace("line7: 7\nline8: 8\n", "");
+    std::fs::write(&file, &edited).unwrap();
+    let (failed, blame) = r
+        .call("git_blame", json!({"file_path": "apps/web/config.yaml"}))
+        .await;
+    assert!(!failed, "{blame}");
+    let lines: Vec<&str> = blame.lines().collect();
+    assert_eq!(lines.len(), 7, "{blame}");
+    assert!(lines[0].contains("(Alice "), "{blame}");
+    assert!(lines[4].starts_with("00000000 (not committed"), "{blame}");
+    assert!(
+        lines[5].contains("(Alice ") && lines[5].ends_with("line6: 6"),
+        "{blame}"
+    );
+
+    // A binary file is an error for the model, not a crash.
+    std::fs::write(
+        r.root().join("apps/web/logo.png"),
+        [0x89, 0x50, 0xff, 0xfe, 0x00],
+    )
+    .unwrap();
+    git(r.root(), &["add", "."]);
+    git(r.root(), &["commit", "-q", "-m", "feat(web): logo"]);
+    let (failed, text) = r
+        .call("git_blame", json!({"file_path": "apps/web/logo.png"}))
+        .await;
+    assert!(failed, "{text}");
 }

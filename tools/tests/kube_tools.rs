@@ -35,6 +35,7 @@ impl Fixture {
                 agent: "deployer".into(),
                 kubeconfig: Some(kubeconfig),
                 argocd: None,
+                sandbox: None,
             },
             tools: ToolRegistry::builtin(),
         }

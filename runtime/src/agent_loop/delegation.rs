@@ -15,6 +15,19 @@ impl Engine {
         args: Value,
         depth: u32,
     ) -> ToolOutput {
+        let started = self.totals.lock().map_or(u32::MAX, |mut t| {
+            t.subagents += 1;
+            t.subagents
+        });
+        if started > self.limits.max_subagents {
+            return ToolOutput::failed(
+                agentops_tools::ErrorKind::Denied,
+                format!(
+                    "not started: this run has started its {} subagents ([limits] max_subagents); finish the task yourself",
+                    self.limits.max_subagents
+                ),
+            );
+        }
         let task = args["description"].as_str().unwrap_or_default();
         let prompt = args["prompt"].as_str().unwrap_or_default().to_string();
         let wanted = args["subagent_type"].as_str().unwrap_or_default();

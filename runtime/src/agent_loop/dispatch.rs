@@ -14,6 +14,30 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 impl Engine {
+    /// [`Engine::execute`], or a refusal when the call would start a subagent beyond the
+    /// per-turn cap (`over`).
+    pub(super) async fn execute_within(
+        &self,
+        agent: &AgentDefinition,
+        model: &str,
+        call_and_via: &(ToolCall, CallVia),
+        offer: &Offer,
+        depth: u32,
+        over: bool,
+    ) -> (ToolOutput, bool) {
+        if !over {
+            return self.execute(agent, model, call_and_via, offer, depth).await;
+        }
+        let message = format!(
+            "not started: at most {} subagents a turn; wait for the others' results",
+            self.limits.max_subagents_per_turn
+        );
+        (
+            ToolOutput::failed(agentops_tools::ErrorKind::Denied, message),
+            false,
+        )
+    }
+
     pub(super) async fn execute(
         &self,
         agent: &AgentDefinition,

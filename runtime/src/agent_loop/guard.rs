@@ -1,6 +1,6 @@
 //! Dispatch of the tools that change something, by risk class, onto the gated-change service
 //! ([`crate::change`]): file changes are planned, gated and approved before they are written;
-//! shell commands are gated after the fact and undone when refused; commits are refused while
+//! shell commands run in the sandbox and their change set is gated like a write; commits are refused while
 //! a gate fails; cluster changes are planned (dry run), gated and approved before they run.
 //! Nothing here reads what the model, a manifest or a tool result says about approval.
 
@@ -9,7 +9,6 @@ use crate::change::{Caller, GateOutcome, Verdict, WriteOptions};
 use agentops_agents::AgentDefinition;
 use agentops_tools::{Risk, Tool, ToolContext, ToolOutput};
 use serde_json::Value;
-use std::sync::Arc;
 
 impl Engine {
     /// Runs a permitted call according to its risk class. Every class is named: a new one
@@ -160,8 +159,9 @@ impl Engine {
         ToolOutput::ok(format!("{}\n{}", out.content, review.summary()))
     }
 
-    /// A shell command: it runs, then every manifest it created, changed or deleted goes
-    /// through the gates and approvals as if written with Write; what fails is put back.
+    /// A shell command: it runs in the sandbox, which changes nothing real; its output goes
+    /// back at once, and the files it created, changed or deleted go through the gates and
+    /// approvals like a `Write` — only an approved change set reaches the repository.
     async fn shell(
         &self,
         agent: &AgentDefinition,
@@ -170,53 +170,82 @@ impl Engine {
         args: Value,
     ) -> ToolOutput {
         let turn = self.changes.exclusive().await;
-        let root = self.tool_ctx.root.clone();
-        let snapshot =
-            match tokio::task::spawn_blocking(move || crate::review::Snapshot::take(&root)).await {
-                Ok(s) => Arc::new(s),
-                Err(e) => return ToolOutput::error(format!("cannot snapshot the manifests: {e}")),
-            };
-        let out = tool.run(args.clone(), &self.ctx_for(agent)).await;
-        let (root, snap) = (self.tool_ctx.root.clone(), snapshot.clone());
-        let changed = tokio::task::spawn_blocking(move || snap.changed(&root))
-            .await
-            .unwrap_or_default();
-        if changed.is_empty() {
-            return out;
+        let ctx = self.ctx_for(agent);
+        let Some(planned) = tool.plan_execution(&args, &ctx) else {
+            return ToolOutput::failed(
+                agentops_tools::ErrorKind::Denied,
+                format!(
+                    "{} is refused: the shell sandbox is not available on this machine (it needs unprivileged user namespaces and overlayfs), and agentops never runs a command whose changes it cannot gate. Use the typed tools (Read, Grep, Edit, kustomize_build, validate).",
+                    tool.name()
+                ),
+            );
+        };
+        let exec = match planned.await {
+            Ok(e) => e,
+            Err(refusal) => return refusal,
+        };
+        let git_note = if exec.git_changed {
+            "\n(Changes the command made under .git/ were discarded: commit with git_commit.)"
+        } else {
+            ""
+        };
+        if !exec.unsupported.is_empty() {
+            let content = format!(
+                "{}\n\nThe command's changes were NOT applied: agentops cannot gate these, so none of the change set reached the repository:\n- {}{git_note}",
+                exec.output.content,
+                exec.unsupported.join("\n- ")
+            );
+            return ToolOutput::failed(agentops_tools::ErrorKind::Denied, content);
         }
-        let review = match self.changes.gate().review_shell(&snapshot, &changed).await {
-            Ok(r) => r,
+        if exec.changes.is_empty() {
+            let content = format!("{}{git_note}", exec.output.content);
+            return exec.output.with_content(content);
+        }
+        let caller = self.caller(agent, call_id, tool, &args);
+        let change = match self
+            .changes
+            .write(&turn, caller, &exec.changes, WriteOptions::default())
+            .await
+        {
+            Ok(c) => c,
             Err(e) => {
-                let restored = snapshot.restore(&changed);
-                return ToolOutput::error(format!(
-                    "{}\n\nThe command changed manifests that could not be checked ({e}); {}",
-                    out.content,
-                    restore_note(&restored)
-                ));
+                let content = format!(
+                    "{}\n\nThe command's changes were NOT applied: they could not be checked ({e})",
+                    exec.output.content
+                );
+                return ToolOutput::error(content);
             }
         };
-        let caller = self.caller(agent, call_id, tool, &args);
-        let verdict = self
-            .changes
-            .decide(&turn, caller, &review, Vec::new())
-            .await;
-        let Some(refused) = verdict.refusal() else {
-            self.changes.record(caller, &review, GateOutcome::Written);
-            let content = format!("{}\n\n{}", out.content, review.summary());
-            return out.with_content(content);
-        };
-        let restored = snapshot.restore(&changed);
-        self.changes.record(caller, &review, refused);
-        let why = match &verdict {
-            Verdict::Rejected { .. } => "a gate failed".to_string(),
-            refused => refused.explain("kept", &review),
-        };
-        ToolOutput::error(format!(
-            "{}\n\nThe command changed manifests, and {why}; {}\n{}",
-            out.content,
-            restore_note(&restored),
-            review.summary()
-        ))
+        let files: Vec<&str> = exec.changes.iter().map(|c| c.rel.as_str()).collect();
+        match change.outcome {
+            GateOutcome::Written => {
+                let content = format!(
+                    "{}\n\nIts changes passed the gates and were applied to {}.\n{}{git_note}",
+                    exec.output.content,
+                    files.join(", "),
+                    change.review.summary()
+                );
+                exec.output.with_content(content)
+            }
+            GateOutcome::Failed => ToolOutput::error(format!(
+                "{}\n\nThe command's changes passed the gates but could not be applied: {}",
+                exec.output.content,
+                change.error.unwrap_or_default()
+            )),
+            _ => {
+                let why = match &change.verdict {
+                    Verdict::Rejected { .. } => {
+                        format!("a gate failed\n{}", change.review.summary())
+                    }
+                    refused => refused.explain("applied", &change.review),
+                };
+                ToolOutput::error(format!(
+                    "{}\n\nThe command's changes to {} were NOT applied (nothing reached the repository): {why}{git_note}",
+                    exec.output.content,
+                    files.join(", ")
+                ))
+            }
+        }
     }
 
     /// A commit: the gates run on what it would record (HEAD against the working tree) and a
@@ -255,12 +284,5 @@ impl Engine {
             return out;
         }
         ToolOutput::ok(format!("{}\n{}", out.content, review.summary()))
-    }
-}
-
-fn restore_note(restored: &std::io::Result<()>) -> String {
-    match restored {
-        Ok(()) => "agentops put those files back as they were.".into(),
-        Err(e) => format!("putting them back FAILED ({e}): check `git status` before going on."),
     }
 }

@@ -63,6 +63,10 @@ pub enum Stop {
     Budget { spent_usd: f64, limit_usd: f64 },
     /// The run's tokens reached the configured cap.
     Tokens { used: u64, limit: u64 },
+    /// The run's model requests reached `[limits] max_requests`.
+    Requests { used: u32, limit: u32 },
+    /// The model kept repeating calls that had failed (`calls`: tool and arguments).
+    Stuck { calls: Vec<String> },
     /// A high-risk change waits for a person (or a rule); nothing of it was written.
     ApprovalRequired { pending: Vec<String> },
     /// A hook refused the prompt (`UserPromptSubmit`, exit 2) or asked to stop (`continue: false`).
@@ -76,6 +80,7 @@ impl Stop {
             self,
             Stop::Budget { .. }
                 | Stop::Tokens { .. }
+                | Stop::Requests { .. }
                 | Stop::ApprovalRequired { .. }
                 | Stop::Hook { .. }
         )
@@ -101,6 +106,10 @@ pub struct Totals {
     pub usage: Usage,
     pub cost_usd: f64,
     pub turns: u32,
+    /// Requests sent to the model (every attempt).
+    pub requests: u32,
+    /// Subagent runs started.
+    pub subagents: u32,
     /// Models that had no price (their tokens cost nothing in `cost_usd`).
     pub unpriced_models: Vec<String>,
     /// Tool calls the permission rules refused (or that needed a person who was not there).
@@ -136,6 +145,8 @@ impl Totals {
             },
             cost_usd: (self.cost_usd - before.cost_usd).max(0.0),
             turns: self.turns.saturating_sub(before.turns),
+            requests: self.requests.saturating_sub(before.requests),
+            subagents: self.subagents.saturating_sub(before.subagents),
             unpriced_models: self.unpriced_models.clone(),
             permission_denials: tail(&self.permission_denials, &before.permission_denials),
             gates: tail(&self.gates, &before.gates),
@@ -378,6 +389,7 @@ impl Engine {
                 .max(1);
             let mut last_text = String::new();
             let mut previous_calls: Vec<(String, String)> = Vec::new();
+            let mut rounds = Rounds::default();
             for turn in 1..=max_turns {
                 if let Some(stop) = self.global_stop() {
                     return Ok(self.finish(&agent, depth, turn - 1, last_text, stop));
@@ -424,13 +436,22 @@ impl Engine {
                 let outputs = if signature == previous_calls {
                     repeated(&calls)
                 } else {
-                    let runs = calls
-                        .iter()
-                        .map(|call| self.execute(&agent, &model, call, &offer, depth));
+                    let mut started = 0;
+                    let runs = calls.iter().map(|call| {
+                        let delegation = canonical(&call.0.name) == AGENT_TOOL;
+                        started += u32::from(delegation);
+                        let over = delegation && started > self.limits.max_subagents_per_turn;
+                        self.execute_within(&agent, &model, call, &offer, depth, over)
+                    });
                     join_all(runs).await
                 };
+                let failed = outputs.iter().all(|(o, _)| o.is_error);
+                let stuck = rounds.push(signature.clone(), failed, self.limits.max_repeats);
                 previous_calls = signature;
                 self.record_outputs(&agent, depth, &mut messages, &calls, outputs);
+                if let Some(calls) = stuck {
+                    return Ok(self.finish(&agent, depth, turn, last_text, Stop::Stuck { calls }));
+                }
             }
             let stop = Stop::TurnLimit { limit: max_turns };
             Ok(self.finish(&agent, depth, max_turns, last_text, stop))
@@ -534,6 +555,12 @@ impl Engine {
                 limit_usd: limit,
             });
         }
+        if totals.requests >= self.limits.max_requests.max(1) {
+            return Some(Stop::Requests {
+                used: totals.requests,
+                limit: self.limits.max_requests.max(1),
+            });
+        }
         if let Some(limit) = self.limits.max_session_tokens
             && totals.usage.total() >= limit
         {
@@ -585,6 +612,9 @@ impl Engine {
             .retry
             .run(
                 |attempt| {
+                    if let Ok(mut totals) = self.totals.lock() {
+                        totals.requests += 1;
+                    }
                     self.events.emit(Event::ModelRequest {
                         agent: agent.name.clone(),
                         turn,
@@ -823,6 +853,37 @@ impl Start {
             pending: Vec::new(),
             prompt,
         }
+    }
+}
+
+/// The last rounds of calls, to see a model going round in circles: repeating the call it
+/// just made, or cycling between a few calls that failed.
+#[derive(Default)]
+struct Rounds {
+    recent: std::collections::VecDeque<(Vec<(String, String)>, bool)>,
+    repeats: u32,
+}
+
+impl Rounds {
+    /// Adds a round; `Some(calls)` when the model has repeated failed rounds `max` times in
+    /// a row.
+    fn push(
+        &mut self,
+        signature: Vec<(String, String)>,
+        failed: bool,
+        max: u32,
+    ) -> Option<Vec<String>> {
+        let repeat = failed && self.recent.iter().any(|(s, f)| *f && *s == signature);
+        self.repeats = if repeat { self.repeats + 1 } else { 0 };
+        let calls = signature
+            .iter()
+            .map(|(name, args)| format!("{name} {args}"))
+            .collect();
+        self.recent.push_back((signature, failed));
+        if self.recent.len() > 4 {
+            self.recent.pop_front();
+        }
+        (max > 0 && self.repeats >= max).then_some(calls)
     }
 }
 

@@ -1,0 +1,89 @@
+//! The model rewrites its own safety configuration: settings, agentops.toml, agents, CI and
+//! the kubeconfig are control files; only a person or `--approve reason=control` lets a change
+//! to one through, however it is reached.
+
+use crate::common::{Sandbox, calls, platform, result_of, run_with, stderr, text};
+use agentops_testkit::FakeModelServer;
+use serde_json::json;
+
+fn write(path: &str, content: &str) -> agentops_testkit::Reply {
+    let args = json!({"file_path": path, "content": content});
+    calls(&[("c1", "Write", &args.to_string())])
+}
+
+const HOSTILE: &str = r#"{"permissions": {"allow": ["Bash"]}}"#;
+
+async fn attempt(sb: &Sandbox, path: &str, extra: &[&str]) -> serde_json::Value {
+    let server = FakeModelServer::start(vec![write(path, HOSTILE), text("done")]).await;
+    let mut args = vec!["run", "--output-format", "json"];
+    args.extend_from_slice(extra);
+    args.push("tidy up the settings");
+    let out = run_with(sb, &server, &args);
+    let result = result_of(&out);
+    assert_eq!(
+        out.status.code(),
+        result["exit_code"].as_i64().map(|c| c as i32),
+        "{}",
+        stderr(&out)
+    );
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_agentops_toml_agents_and_ci_are_not_written_without_a_control_approval() {
+    for path in [
+        ".claude/settings.json",
+        ".claude/settings.local.json",
+        "agentops.toml",
+        ".claude/agents/backdoor.md",
+        ".github/workflows/deploy.yml",
+        "CLAUDE.md",
+    ] {
+        let sb = platform();
+        let before = std::fs::read(sb.repo().join(path)).ok();
+        // A broad rule is not an approval for a control file.
+        let result = attempt(&sb, path, &["--approve", "path=**/*"]).await;
+        assert_eq!(result["outcome"], "approval_required", "{path}: {result:#}");
+        assert_eq!(result["exit_code"], 3, "{path}");
+        let reasons = &result["pending_approvals"][0]["units"][0]["reasons"][0];
+        assert_eq!(reasons["code"], "control", "{path}: {result:#}");
+        assert_eq!(
+            std::fs::read(sb.repo().join(path)).ok(),
+            before,
+            "{path} changed without approval"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_into_claude_does_not_hide_a_control_file() {
+    let sb = platform();
+    std::os::unix::fs::symlink("../.claude", sb.repo().join("apps/cfg")).unwrap();
+    let before = std::fs::read_to_string(sb.repo().join(".claude/settings.local.json")).unwrap();
+    let result = attempt(
+        &sb,
+        "apps/cfg/settings.local.json",
+        &["--approve", "path=apps/**"],
+    )
+    .await;
+    assert_eq!(result["outcome"], "approval_required", "{result:#}");
+    assert_eq!(
+        result["pending_approvals"][0]["units"][0]["path"],
+        ".claude/settings.local.json"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.repo().join(".claude/settings.local.json")).unwrap(),
+        before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_naming_reason_control_approves_it() {
+    let sb = platform();
+    let result = attempt(&sb, "agentops.toml", &["--approve", "reason=control"]).await;
+    assert_eq!(result["outcome"], "success", "{result:#}");
+    assert_eq!(
+        std::fs::read_to_string(sb.repo().join("agentops.toml")).unwrap(),
+        HOSTILE
+    );
+}

@@ -251,9 +251,9 @@ impl ChangeService {
         let (outcome, error) = match verdict.refusal() {
             Some(refused) => (refused, None),
             None if options.dry_run => (GateOutcome::DryRun, None),
-            None => match changes.iter().try_for_each(FileChange::apply) {
+            None => match apply_all(changes) {
                 Ok(()) => (GateOutcome::Written, None),
-                Err(e) => (GateOutcome::Failed, Some(e.to_string())),
+                Err(e) => (GateOutcome::Failed, Some(e)),
             },
         };
         self.record(caller, &review, outcome);
@@ -353,4 +353,27 @@ impl ChangeService {
             ledger.gates.push(record);
         }
     }
+}
+
+/// Applies a change set all or nothing: when one file cannot be written, those written before
+/// it are put back, so the repository never holds a part of a gated set.
+fn apply_all(changes: &[FileChange]) -> Result<(), String> {
+    for (i, change) in changes.iter().enumerate() {
+        if let Err(e) = change.apply() {
+            let mut note = String::new();
+            for done in changes[..i].iter().rev() {
+                let undo = FileChange {
+                    path: done.path.clone(),
+                    rel: done.rel.clone(),
+                    before: done.after.clone(),
+                    after: done.before.clone(),
+                };
+                if let Err(u) = undo.write_to(&undo.path) {
+                    note.push_str(&format!("; putting {} back FAILED ({u})", done.rel));
+                }
+            }
+            return Err(format!("{e}; nothing of the change was kept{note}"));
+        }
+    }
+    Ok(())
 }

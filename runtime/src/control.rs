@@ -33,6 +33,7 @@ const PATTERNS: &[&str] = &[
     "agentops.toml",
     ".agentops/**",
     ".git/**",
+    "**/.git/**",
     ".gitmodules",
     ".envrc",
     ".github/workflows/**",

@@ -2,10 +2,12 @@
 //!
 //! A command runs in new user, mount, PID and (unless configured otherwise) network
 //! namespaces — `unshare`, no root needed. Inside, the repository is the lower layer of an
-//! overlayfs and every write lands in the upper layer; the rest of the system is read-only,
-//! `/tmp` is private, `.agentops/` (session logs) is hidden, and `/proc` shows only the
-//! sandbox's processes. When the command's shell exits, the kernel kills every process left in
-//! the PID namespace: nothing runs on after the command, nothing lands later.
+//! overlayfs and every write lands in the upper layer; every other mount (`/proc`, `/sys` and
+//! `/dev` included) is read-only, `/tmp` and `/run` are private, `.agentops/` (session logs)
+//! is hidden, and `/proc` shows only the sandbox's processes. The command itself runs with no
+//! capabilities and `no_new_privs` (`setpriv`): it cannot undo a mount or make one, so the
+//! view it gets is the view it keeps. When the command's shell exits, the kernel kills every
+//! process left in the PID namespace: nothing runs on after the command, nothing lands later.
 //!
 //! Then the upper layer *is* the change set — any file, size or count, deletions (whiteouts),
 //! replaced folders (opaque directories). [`Sandboxed::changes`] holds the text changes as
@@ -68,16 +70,16 @@ mount -t overlay overlay -o "lowerdir=$L,upperdir=$U,workdir=$W,userxattr" "$M" 
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "tmpfs /dev/shm"
 mkdir /dev/shm/.agentops-view && mount --bind "$M" /dev/shm/.agentops-view || fail "view"
 mount --rbind / / || fail "rbind /"
-mount -o remount,bind,ro / || fail "read-only /"
 awk '{print $5}' /proc/self/mountinfo | while read -r mp; do
-  case "$mp" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) ;; *) mount -o remount,bind,ro "$mp" 2>/dev/null ;; esac
+  case "$mp" in /dev/shm|/dev/shm/*) ;; *) mount -o remount,bind,ro "$mp" 2>/dev/null ;; esac
 done
 mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "tmpfs /tmp"
+mount -t tmpfs -o mode=755 tmpfs /run || fail "tmpfs /run"
 mkdir -p "$L" && mount --bind /dev/shm/.agentops-view "$L" || fail "repository view"
 if [ -d "$L/.agentops" ]; then mount -t tmpfs tmpfs "$L/.agentops" || fail "hide .agentops"; fi
-mount -t proc proc /proc 2>/dev/null
+mount -t proc -o ro,nosuid,nodev,noexec proc /proc || fail "proc"
 cd "$C" || fail "cd $C"
-exec /bin/bash -c "$CMD"
+exec setpriv --bounding-set=-all --inh-caps=-all --no-new-privs -- /bin/bash -c "$CMD"
 "#;
 
 impl SandboxConfig {
@@ -180,7 +182,7 @@ impl SandboxConfig {
             unsupported: Vec::new(),
             git_changed: false,
         };
-        collect(root, &upper, Path::new(""), &mut out);
+        collect(root, &upper, Path::new(""), false, &mut out);
         // The work folder holds overlayfs's own files (some unreadable to us); best effort.
         let _ = std::fs::remove_dir_all(&work);
         Ok(out)
@@ -188,51 +190,130 @@ impl SandboxConfig {
 }
 
 /// Walks the upper layer under `rel`, turning each entry into a change of the real tree.
-fn collect(root: &Path, upper: &Path, rel: &Path, out: &mut Sandboxed) {
-    let Ok(entries) = std::fs::read_dir(upper.join(rel)) else {
-        return;
+/// `replaced`: `rel` is inside a folder the command replaced (an opaque folder), so what the
+/// real folder has and the upper one lacks is deleted at every level.
+fn collect(root: &Path, upper: &Path, rel: &Path, replaced: bool, out: &mut Sandboxed) {
+    let entries = match std::fs::read_dir(upper.join(rel)) {
+        Ok(e) => e,
+        Err(e) => {
+            out.unsupported
+                .push(format!("{}: unreadable ({e})", shown(rel)));
+            return;
+        }
     };
-    for entry in entries.filter_map(Result::ok) {
+    if replaced {
+        deleted_except(root, rel, upper, out);
+    }
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.unsupported
+                    .push(format!("{}: unreadable ({e})", shown(rel)));
+                continue;
+            }
+        };
         let rel = rel.join(entry.file_name());
-        if rel.starts_with(".git") {
+        if rel.components().any(|c| c.as_os_str() == ".git") {
             out.git_changed = true;
             continue;
         }
         if rel.starts_with(".agentops") {
             continue;
         }
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+        if let Some(problem) = odd_name(&rel) {
+            out.unsupported.push(problem);
             continue;
+        }
+        if let Some(problem) = through_symlink(root, &rel) {
+            out.unsupported.push(problem);
+            continue;
+        }
+        let meta = match std::fs::symlink_metadata(entry.path()) {
+            Ok(m) => m,
+            Err(e) => {
+                out.unsupported
+                    .push(format!("{}: unreadable ({e})", shown(&rel)));
+                continue;
+            }
         };
         let kind = meta.file_type();
         let real = root.join(&rel);
+        let real_kind = std::fs::symlink_metadata(&real).ok().map(|m| m.file_type());
         if kind.is_char_device() {
             // A whiteout: the file (or folder) was deleted.
             deleted(root, &rel, out);
         } else if kind.is_dir() {
-            if opaque(&entry.path()) {
-                // Replaced: everything the real folder had and the new one lacks is deleted.
-                deleted_except(root, &rel, upper, out);
-            } else if real.is_file() || real.is_symlink() {
-                out.unsupported
-                    .push(format!("{}: a file replaced by a folder", rel.display()));
+            match real_kind {
+                Some(k) if !k.is_dir() => {
+                    out.unsupported.push(format!(
+                        "{}: a file or link replaced by a folder",
+                        shown(&rel)
+                    ));
+                    continue;
+                }
+                _ => {}
             }
-            collect(root, upper, &rel, out);
+            let replaced_here = replaced || opaque(&entry.path());
+            collect(root, upper, &rel, replaced_here, out);
+        } else if real_kind.is_some_and(|k| k.is_dir()) {
+            out.unsupported
+                .push(format!("{}: a folder replaced by a file", shown(&rel)));
         } else if kind.is_symlink() {
             let same = std::fs::read_link(entry.path()).ok() == std::fs::read_link(&real).ok();
             if !same {
                 out.unsupported.push(format!(
                     "{}: a symbolic link (created or changed)",
-                    rel.display()
+                    shown(&rel)
                 ));
             }
         } else if kind.is_file() {
             changed(root, &rel, &entry.path(), out);
         } else {
             out.unsupported
-                .push(format!("{}: a special file", rel.display()));
+                .push(format!("{}: a special file", shown(&rel)));
         }
     }
+}
+
+/// A path for people: control characters escaped, so a name cannot forge lines.
+fn shown(rel: &Path) -> String {
+    rel.to_string_lossy().escape_debug().to_string()
+}
+
+/// Names that could mislead a person reading the change (control or bidi characters) or that
+/// are not UTF-8.
+fn odd_name(rel: &Path) -> Option<String> {
+    let Some(text) = rel.to_str() else {
+        return Some(format!("{}: a file name that is not UTF-8", shown(rel)));
+    };
+    let odd = text.chars().any(|c| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    odd.then(|| {
+        format!(
+            "{}: a file name with control or direction characters",
+            shown(rel)
+        )
+    })
+}
+
+/// Whether a folder on the way to `rel` is a symbolic link in the real tree (a change there
+/// would land wherever the link points).
+fn through_symlink(root: &Path, rel: &Path) -> Option<String> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        at.push(c);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(format!(
+                "{}: inside {}, a symbolic link in the repository",
+                shown(rel),
+                shown(at.strip_prefix(root).unwrap_or(&at))
+            ));
+        }
+    }
+    None
 }
 
 fn changed(root: &Path, rel: &Path, new: &Path, out: &mut Sandboxed) {
@@ -420,5 +501,94 @@ mod tests {
         assert!(!Path::new("/etc/agentops-escape").exists());
         assert!(!marker.exists(), "the real /tmp was written");
         assert!(run.changes.is_empty());
+    }
+
+    #[test]
+    fn the_command_cannot_undo_the_sandbox() {
+        let (_scratch, sbx) = sandbox();
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path().canonicalize().unwrap();
+        std::fs::write(root.join("README.md"), "real\n").unwrap();
+        let marker = std::env::temp_dir().join(format!("agentops-umount-{}", std::process::id()));
+        let attack = format!(
+            "cd /; umount -l {root} 2>/dev/null && echo UMOUNTED; umount -l /tmp 2>/dev/null && echo TMP-UMOUNTED; \
+             mount -o remount,bind,rw / 2>/dev/null && echo REMOUNTED; \
+             echo x > /proc/sys/kernel/core_pattern 2>/dev/null && echo CORE; \
+             touch /dev/agentops-x 2>/dev/null && echo DEV; mkdir /sys/fs/cgroup/agentops-x 2>/dev/null && echo CGROUP; \
+             touch {marker} 2>/dev/null; echo pwned > {root}/README.md; echo done",
+            root = root.display(),
+            marker = marker.display()
+        );
+        let run = sbx
+            .run(&root, &root, &attack, Duration::from_secs(20))
+            .unwrap();
+        let said = &run.result.stdout;
+        for escape in ["UMOUNTED", "REMOUNTED", "CORE", "DEV", "CGROUP"] {
+            assert!(!said.contains(escape), "{escape}: {said}");
+        }
+        assert!(said.contains("done"), "{:?}", run.result);
+        assert_eq!(
+            std::fs::read_to_string(root.join("README.md")).unwrap(),
+            "real\n"
+        );
+        assert!(!marker.exists() && !Path::new("/dev/agentops-x").exists());
+        // The write went to the overlay: it is the change set, to be gated.
+        assert_eq!(run.changes.len(), 1);
+        assert_eq!(run.changes[0].after.as_deref(), Some("pwned\n"));
+    }
+
+    #[test]
+    fn changes_through_symlinked_folders_and_replaced_folders_are_not_taken_as_text() {
+        let (_scratch, sbx) = sandbox();
+        let repo = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = repo.path().canonicalize().unwrap();
+        std::fs::write(outside.path().join("existing.conf"), "keep\n").unwrap();
+        std::fs::create_dir_all(root.join("apps/web")).unwrap();
+        std::fs::write(root.join("apps/web/a.yaml"), "a\n").unwrap();
+        std::fs::write(root.join("apps/web/b.yaml"), "b\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("apps/x")).unwrap();
+        let run = sbx
+            .run(
+                &root,
+                &root,
+                "rm apps/x && mkdir apps/x && echo evil > apps/x/evil; \
+                 rm -rf apps/web && mkdir -p apps/web/sub && echo c > apps/web/sub/c.yaml; \
+                 touch \"$(printf 'odd\\nname')\"",
+                Duration::from_secs(20),
+            )
+            .unwrap();
+        assert!(
+            run.changes.iter().all(|c| c.path.starts_with(&root)),
+            "{:?}",
+            run.changes
+        );
+        assert!(
+            !run.changes.iter().any(|c| c.rel.starts_with("apps/x")),
+            "{:?}",
+            run.changes
+        );
+        assert!(
+            run.unsupported.iter().any(|u| u.starts_with("apps/x")),
+            "{:?}",
+            run.unsupported
+        );
+        assert!(
+            run.unsupported.iter().any(|u| u.contains("control")),
+            "{:?}",
+            run.unsupported
+        );
+        // A replaced folder deletes what the new one lacks, at every level.
+        let deleted: Vec<&str> = run
+            .changes
+            .iter()
+            .filter(|c| c.after.is_none())
+            .map(|c| c.rel.as_str())
+            .collect();
+        assert!(
+            deleted.contains(&"apps/web/a.yaml") && deleted.contains(&"apps/web/b.yaml"),
+            "{deleted:?}"
+        );
+        assert!(outside.path().join("existing.conf").exists());
     }
 }

@@ -176,9 +176,27 @@ impl ApprovalRule {
                 })
                 .transpose()
         };
-        let specific = [&spec.kind, &spec.env, &spec.path, &spec.reason, &spec.id]
-            .iter()
-            .any(|v| v.as_deref().is_some_and(|g| g.chars().any(|c| c != '*')));
+        if let Some(id) = &spec.id
+            && id.contains(['*', '?', '[', '{'])
+        {
+            return Err(problem(format!(
+                "`id={id}` must name one change exactly (ids are in pending_approvals)"
+            )));
+        }
+        // A glob is specific when some value it could meet does not match it (tested against
+        // samples, not by its characters: `**/*`, `?*` and `apr-*` match everything too).
+        let narrows = |v: &Option<String>, samples: &[&str]| -> bool {
+            v.as_deref().is_some_and(|g| {
+                Glob::new(g)
+                    .map(|g| g.compile_matcher())
+                    .is_ok_and(|m| samples.iter().any(|s| !m.is_match(s)))
+            })
+        };
+        let specific = narrows(&spec.kind, KIND_SAMPLES)
+            || narrows(&spec.env, ENV_SAMPLES)
+            || narrows(&spec.path, PATH_SAMPLES)
+            || narrows(&spec.reason, REASON_SAMPLES)
+            || spec.id.is_some();
         if !specific {
             return Err(problem(
                 "it would approve every high-risk change; name at least a kind, env, path, reason or id".into(),
@@ -213,6 +231,27 @@ impl ApprovalRule {
         })
     }
 
+    /// Whether this rule speaks for a reason of this code at all: a rule naming `reason=`
+    /// answers those reasons; else a `kind=` rule answers only the `kind` reason; production
+    /// is answered only by a rule naming `env=` (or `reason=production`); the exact id of a
+    /// change answers all its reasons.
+    fn answers(&self, code: crate::risk::ReasonCode, request: &ApprovalRequest) -> bool {
+        use crate::risk::ReasonCode;
+        if self.exact_id.as_deref() == Some(request.id.as_str()) {
+            return true;
+        }
+        if self.reason.is_some() {
+            return true;
+        }
+        if self.kind.is_some() {
+            return code == ReasonCode::Kind;
+        }
+        if code == ReasonCode::Production {
+            return self.env.is_some();
+        }
+        true
+    }
+
     fn matches(&self, request: &ApprovalRequest, unit: &ApprovalUnit, reason: &Reason) -> bool {
         let ok = |m: &Option<GlobMatcher>, v: &str| m.as_ref().is_none_or(|m| m.is_match(v));
         // A control file is approved only by a rule that says so, or by the change's own id;
@@ -221,6 +260,9 @@ impl ApprovalRule {
             && !self.names_control
             && self.exact_id.as_deref() != Some(request.id.as_str())
         {
+            return false;
+        }
+        if !self.answers(reason.code, request) {
             return false;
         }
         ok(&self.id, &request.id)
@@ -232,6 +274,25 @@ impl ApprovalRule {
                 || (!reason.kinds.is_empty() && reason.kinds.iter().all(|k| ok(&self.kind, k))))
     }
 }
+
+/// Values a rule's globs are tested against: a glob that matches all of them is no limit.
+const KIND_SAMPLES: &[&str] = &["Deployment", "StatefulSet", "NetworkPolicy", "x"];
+const ENV_SAMPLES: &[&str] = &["dev", "prod", "production-eu", "x/y", "-"];
+const PATH_SAMPLES: &[&str] = &[
+    "a",
+    ".claude/settings.json",
+    "apps/web/overlays/prod",
+    "x/y/z.yaml",
+    "-",
+];
+const REASON_SAMPLES: &[&str] = &[
+    "kind",
+    "delete",
+    "immutable",
+    "production",
+    "promotion",
+    "control",
+];
 
 /// Approval rules for runs without a person.
 #[derive(Debug, Clone, Default)]
@@ -541,9 +602,40 @@ mod tests {
             "colour=red",
             "reason=maybe",
             "kind",
+            // Wide globs are as wide as `*`, whatever their characters.
+            "path=**/*",
+            "env=?*",
+            "kind=?*,path=**",
+            "id=apr-*",
         ] {
             assert!(ApprovalRule::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rules_answer_only_the_reasons_they_name() {
+        let granted = |rules: &[&str], r: &ApprovalRequest| {
+            matches!(
+                policy(rules, &[]).decide_now(r),
+                ApprovalDecision::Granted { .. }
+            )
+        };
+        // A production NetworkPolicy change: the kind rule answers the kind, not production.
+        let mut prod = request("prod", ReasonCode::Kind, "NetworkPolicy");
+        prod.units[0].reasons.push(Reason {
+            code: ReasonCode::Production,
+            kinds: vec!["NetworkPolicy".into()],
+            message: "targets prod".into(),
+        });
+        assert!(!granted(&["kind=NetworkPolicy"], &prod));
+        assert!(!granted(&["path=apps/**"], &prod));
+        assert!(granted(&["kind=NetworkPolicy", "env=prod"], &prod));
+        assert!(granted(&["kind=NetworkPolicy", "reason=production"], &prod));
+        assert!(granted(&["id=apr-0011223344"], &prod));
+        // A kind rule does not answer a delete.
+        let delete = request("dev", ReasonCode::Delete, "Deployment");
+        assert!(!granted(&["kind=Deployment"], &delete));
+        assert!(granted(&["reason=delete,kind=Deployment"], &delete));
     }
 
     #[test]

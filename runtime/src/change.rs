@@ -46,6 +46,15 @@ impl Ledger {
             .collect()
     }
 
+    /// Files of the changes a person or a rule approved in this run.
+    pub fn approved_files(&self) -> std::collections::BTreeSet<String> {
+        self.approvals
+            .iter()
+            .filter(|a| matches!(a.decision, ApprovalDecision::Granted { .. }))
+            .flat_map(|a| a.files.iter().cloned())
+            .collect()
+    }
+
     pub fn denied(&self) -> usize {
         self.approvals
             .iter()

@@ -209,20 +209,23 @@ impl Permissions {
                 .unwrap_or_default();
             return self.check_shell(command);
         }
-        let subject = self.subject(tool, input);
-        let hit = |rules: &[Rule]| -> Option<Rule> {
+        let subjects = self.subjects(tool, input);
+        let hit = |rules: &[Rule], restrictive: bool| -> Option<Rule> {
             rules
                 .iter()
-                .find(|r| r.names_tool(tool) && self.pattern_matches(r, tool, subject.as_deref()))
+                .find(|r| {
+                    covers(&r.tool, tool, r.names_tool(tool))
+                        && self.matches_subjects(r, &subjects, restrictive)
+                })
                 .cloned()
         };
-        if let Some(r) = hit(&self.deny) {
+        if let Some(r) = hit(&self.deny, true) {
             return Decision::Deny(format!("denied by `{r}` ({})", r.source));
         }
-        if let Some(r) = hit(&self.ask) {
+        if let Some(r) = hit(&self.ask, true) {
             return Decision::Ask(format!("`{r}` ({}) asks for approval", r.source));
         }
-        if hit(&self.allow).is_some() || risk == Risk::ReadOnly {
+        if hit(&self.allow, false).is_some() || risk == Risk::ReadOnly {
             return Decision::Allow;
         }
         Decision::Ask(format!("{tool} changes things and no rule allows it"))
@@ -268,34 +271,36 @@ impl Permissions {
         }
     }
 
-    /// The path a file tool works on, absolute.
-    fn subject(&self, tool: &str, input: &Value) -> Option<PathBuf> {
-        let key = match tool {
-            "Read" | "Write" | "Edit" | "NotebookEdit" => "file_path",
-            "Glob" | "Grep" | "kustomize_build" => "path",
-            _ => return None,
+    /// What a call works on: the path as written and as it really is (symlinks resolved),
+    /// and whether it is a folder the tool searches or renders as a whole.
+    fn subjects(&self, tool: &str, input: &Value) -> Vec<Subject> {
+        let (key, scope) = match tool {
+            "Read" | "Write" | "Edit" | "MultiEdit" | "NotebookEdit" | "NotebookRead"
+            | "git_blame" => ("file_path", false),
+            "Glob" | "Grep" | "LS" | "kustomize_build" | "validate" | "git_diff" | "git_log" => {
+                ("path", true)
+            }
+            _ => return Vec::new(),
         };
         let path = input.get(key).and_then(Value::as_str).unwrap_or(".");
-        Some(self.cwd.join(path))
+        let written = normalize(&self.cwd.join(path));
+        let real = resolve(&written);
+        vec![Subject {
+            written,
+            real,
+            scope,
+        }]
     }
 
-    fn pattern_matches(&self, rule: &Rule, _tool: &str, subject: Option<&Path>) -> bool {
+    /// Whether `rule`'s path pattern covers the call. A restrictive rule (deny, ask) covers it
+    /// when the path as written or as resolved matches, or when a searched or rendered folder
+    /// contains what the rule names; an allow rule only when the resolved path matches.
+    fn matches_subjects(&self, rule: &Rule, subjects: &[Subject], restrictive: bool) -> bool {
         let Some(pattern) = &rule.pattern else {
             return true;
         };
-        let Some(subject) = subject else {
+        let Some(base) = self.pattern_base(pattern) else {
             return false;
-        };
-        let base = if let Some(abs) = pattern.strip_prefix("//") {
-            PathBuf::from("/").join(abs)
-        } else if let Some(rel) = pattern.strip_prefix("~/") {
-            match &self.home {
-                Some(h) => h.join(rel),
-                None => return false,
-            }
-        } else {
-            self.root
-                .join(pattern.trim_start_matches("./").trim_start_matches('/'))
         };
         let Ok(glob) = globset::GlobBuilder::new(&base.to_string_lossy())
             .literal_separator(true)
@@ -303,8 +308,94 @@ impl Permissions {
         else {
             return false;
         };
-        let subject = normalize(subject);
-        glob.compile_matcher().is_match(&subject)
+        let glob = glob.compile_matcher();
+        subjects.iter().any(|s| {
+            if !restrictive {
+                return glob.is_match(&s.real);
+            }
+            let named = literal_prefix(&base);
+            glob.is_match(&s.written)
+                || glob.is_match(&s.real)
+                || (s.scope && (named.starts_with(&s.real) || named.starts_with(&s.written)))
+        })
+    }
+
+    /// A rule's path pattern as an absolute glob.
+    fn pattern_base(&self, pattern: &str) -> Option<PathBuf> {
+        Some(if let Some(abs) = pattern.strip_prefix("//") {
+            PathBuf::from("/").join(abs)
+        } else if let Some(rel) = pattern.strip_prefix("~/") {
+            self.home.as_ref()?.join(rel)
+        } else {
+            self.root
+                .join(pattern.trim_start_matches("./").trim_start_matches('/'))
+        })
+    }
+}
+
+/// What a call works on (see [`Permissions::subjects`]).
+struct Subject {
+    written: PathBuf,
+    real: PathBuf,
+    scope: bool,
+}
+
+/// Tools whose every call edits a file: an `Edit(...)` or `Write(...)` rule covers them all.
+const EDITING: &[&str] = &["Edit", "Write", "MultiEdit", "NotebookEdit"];
+/// Tools whose output shows files' content: a `Read(...)` rule covers them all.
+const READING: &[&str] = &[
+    "Read",
+    "Grep",
+    "Glob",
+    "LS",
+    "NotebookRead",
+    "git_diff",
+    "git_blame",
+    "git_log",
+    "kustomize_build",
+    "validate",
+];
+
+/// Whether a rule for `rule_tool` speaks for a call of `tool` (its family, as in Claude
+/// Code: an Edit rule covers every tool that edits, a Read rule every tool that shows).
+fn covers(rule_tool: &str, tool: &str, named: bool) -> bool {
+    named
+        || (EDITING.contains(&rule_tool) && EDITING.contains(&tool))
+        || (rule_tool == "Read" && READING.contains(&tool))
+}
+
+/// The folder part of a glob before its first wildcard.
+fn literal_prefix(glob: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in glob.components() {
+        let text = c.as_os_str().to_string_lossy();
+        if text.contains(['*', '?', '[', '{']) {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `path` with the symlinks of its existing part resolved (the rest appended as written).
+fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut full = real;
+            for name in rest.iter().rev() {
+                full.push(name);
+            }
+            return full;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
     }
 }
 
@@ -637,5 +728,55 @@ mod tests {
         .unwrap();
         let err = Permissions::load(root, root, None, &RuleLists::default()).unwrap_err();
         assert!(err.to_string().contains("settings.local.json:2:"), "{err}");
+    }
+
+    #[test]
+    fn rules_judge_the_real_path_and_cover_their_tool_family() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        for d in ["apps/web", ".claude", "secrets", "argocd", "docs"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("secrets/db.yaml"), "x").unwrap();
+        std::os::unix::fs::symlink("../.claude", root.join("apps/cfg")).unwrap();
+        std::os::unix::fs::symlink("../secrets", root.join("docs/s")).unwrap();
+        let mut p = Permissions::new(&root, &root, None);
+        p.allow.push(Rule::parse("Write(./apps/**)", "test"));
+        p.deny.push(Rule::parse("Read(./secrets/**)", "test"));
+        p.deny.push(Rule::parse("Edit(./argocd/**)", "test"));
+        let write = |path: &str| {
+            p.check(
+                "Write",
+                &json!({"file_path": path, "content": ""}),
+                Risk::Write,
+            )
+        };
+        assert_eq!(write("apps/web/a.yaml"), Decision::Allow);
+        // Through the symlink it is .claude/: the allow rule does not speak for it.
+        assert!(matches!(write("apps/cfg/settings.json"), Decision::Ask(_)));
+        // An Edit rule covers Write of the same file.
+        assert!(matches!(write("argocd/app.yaml"), Decision::Deny(_)));
+        // A Read deny covers every tool that shows the file, however it is reached.
+        for (tool, input) in [
+            ("Read", json!({"file_path": "docs/s/db.yaml"})),
+            ("Grep", json!({"pattern": "password", "path": "."})),
+            ("Grep", json!({"pattern": "password", "path": "secrets"})),
+            ("git_blame", json!({"file_path": "secrets/db.yaml"})),
+            ("git_diff", json!({})),
+            ("kustomize_build", json!({"path": "docs/s"})),
+        ] {
+            assert!(
+                matches!(p.check(tool, &input, Risk::ReadOnly), Decision::Deny(_)),
+                "{tool} {input}"
+            );
+        }
+        assert_eq!(
+            p.check(
+                "Grep",
+                &json!({"pattern": "x", "path": "apps"}),
+                Risk::ReadOnly
+            ),
+            Decision::Allow
+        );
     }
 }

@@ -42,7 +42,17 @@ async fn settings_agentops_toml_agents_and_ci_are_not_written_without_a_control_
         let sb = platform();
         let before = std::fs::read(sb.repo().join(path)).ok();
         // A broad rule is not an approval for a control file.
-        let result = attempt(&sb, path, &["--approve", "path=**/*"]).await;
+        let broad = [
+            "--approve",
+            "path=**/*.json",
+            "--approve",
+            "path=**/*.toml",
+            "--approve",
+            "path=**/*.md",
+            "--approve",
+            "path=**/*.yml",
+        ];
+        let result = attempt(&sb, path, &broad).await;
         assert_eq!(result["outcome"], "approval_required", "{path}: {result:#}");
         assert_eq!(result["exit_code"], 3, "{path}");
         let reasons = &result["pending_approvals"][0]["units"][0]["reasons"][0];

@@ -8,5 +8,6 @@ mod common;
 
 mod bounds;
 mod control_files;
+mod rules;
 mod sessions;
 mod shell;

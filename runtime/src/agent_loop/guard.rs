@@ -257,7 +257,7 @@ impl Engine {
         tool: &dyn Tool,
         args: Value,
     ) -> ToolOutput {
-        let _turn = self.changes.exclusive().await;
+        let turn = self.changes.exclusive().await;
         let ctx = self.ctx_for(agent);
         let paths: Option<Vec<String>> = args
             .get("paths")
@@ -277,6 +277,20 @@ impl Engine {
                 "not committed: a gate fails on what the commit would record. Fix it first.\n{}",
                 review.summary()
             ));
+        }
+        // High-risk content nobody approved in this session (written by hand, or by a shell
+        // before agentops ran) is not published on the model's word: it is asked for.
+        let approved = self.changes.ledger().approved_files();
+        let unapproved = review.files.iter().any(|f| !approved.contains(f));
+        if review.level() == crate::risk::Level::High && unapproved {
+            let verdict = self
+                .changes
+                .decide(&turn, caller, &review, Vec::new())
+                .await;
+            if let Some(refused) = verdict.refusal() {
+                self.changes.record(caller, &review, refused);
+                return ToolOutput::error(verdict.explain("committed", &review));
+            }
         }
         self.changes.record(caller, &review, GateOutcome::Committed);
         let out = tool.run(args, &ctx).await;

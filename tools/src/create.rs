@@ -210,8 +210,16 @@ fn from_dir(name: &str, dir: &Path) -> Result<Template, String> {
         .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
     {
+        if entry.file_type().is_symlink() {
+            return Err(format!(
+                "{}: a symbolic link in a template; templates hold plain files only",
+                entry.path().display()
+            ));
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
         let rel = entry
             .path()
             .strip_prefix(dir)
@@ -230,8 +238,28 @@ fn from_dir(name: &str, dir: &Path) -> Result<Template, String> {
 
 /// The template `name`: the repository's first, else the builtin one.
 pub fn template(templates_dir: &Path, name: &str) -> Result<Template, String> {
+    // By name only: never a path (`../x`, `/etc`), never a link out of `templates/`.
+    let named = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !named {
+        return Err(format!(
+            "`{name}` is not a template name; give the name of a folder in templates/ or a builtin template"
+        ));
+    }
     let dir = templates_dir.join(name);
     if dir.is_dir() {
+        let inside = match (dir.canonicalize(), templates_dir.canonicalize()) {
+            (Ok(d), Ok(t)) => d.starts_with(&t),
+            _ => false,
+        };
+        if !inside {
+            return Err(format!(
+                "templates/{name} leads out of templates/ (a symbolic link); agentops reads templates only from there"
+            ));
+        }
         return from_dir(name, &dir);
     }
     if BUILTIN.iter().any(|(t, _, _)| *t == name) {
@@ -296,11 +324,16 @@ impl Conventions {
                         .as_str()
                         .and_then(|p| p.rsplit('/').next().map(str::to_string))
                 });
-            let cluster = labels["cluster"].as_str().map(str::to_string).or_else(|| {
-                file.parent()
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-            });
+            let cluster = labels["cluster"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| {
+                    file.parent()
+                        .and_then(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                })
+                // It becomes a folder name: one plain path component, or nothing.
+                .filter(|c| path_component(c));
             if let (Some(env), Some(cluster)) = (env, cluster) {
                 let server = spec["destination"]["server"]
                     .as_str()
@@ -387,6 +420,15 @@ pub struct CreatePlan {
     pub files: Vec<String>,
     #[serde(skip)]
     pub changes: Vec<FileChange>,
+}
+
+/// One plain folder name: no separators, not `.`/`..`, no control characters.
+fn path_component(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && !s.contains(['/', '\\', '\0'])
+        && !s.chars().any(char::is_control)
 }
 
 fn dns_label(s: &str) -> bool {
@@ -535,6 +577,18 @@ pub fn plan(
     }
     let mut changes = Vec::new();
     for (path, text) in out {
+        // Every destination stays inside the repository, whatever a template, a label or an
+        // Application's folder said.
+        let lexical = path
+            .components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir));
+        let real = crate::path::confine(root, root, &path.to_string_lossy());
+        if !lexical || real.is_err() {
+            return Err(format!(
+                "{} would be outside the repository; nothing was created",
+                path.display()
+            ));
+        }
         if path.exists() {
             return Err(format!(
                 "{} exists already; create never overwrites",
@@ -669,5 +723,49 @@ mod tests {
         .unwrap();
         let err = plan(tmp.path(), &input, &settings).unwrap_err();
         assert!(err.contains("base/only.yaml"), "{err}");
+    }
+
+    #[test]
+    fn templates_and_destinations_never_leave_the_repository() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outside.path().join("base")).unwrap();
+        std::fs::write(outside.path().join("base/x.yaml"), "kind: Secret\n").unwrap();
+        std::fs::create_dir_all(root.join("templates")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("templates/linked")).unwrap();
+        let templates_dir = root.join("templates");
+        for name in ["../x", "/etc", "linked", "a/b", ".hidden"] {
+            assert!(template(&templates_dir, name).is_err(), "{name}");
+        }
+        // An Application whose cluster label is a path: the label is not used as a folder.
+        std::fs::create_dir_all(root.join("argocd/prod")).unwrap();
+        std::fs::write(
+            root.join("argocd/prod/web-prod.yaml"),
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web-prod\n  labels:\n    environment: prod\n    cluster: ../../../escape\nspec:\n  source:\n    path: apps/web/overlays/prod\n  destination:\n    server: https://prod.example\n",
+        )
+        .unwrap();
+        let settings = CreateSettings {
+            templates_dir,
+            required_labels: Vec::new(),
+        };
+        let input = CreateInput {
+            app: "shop".into(),
+            namespace: "shop".into(),
+            image: None,
+            envs: vec!["prod".into()],
+            template: None,
+            labels: BTreeMap::new(),
+            port: None,
+        };
+        let planned = plan(&root, &input, &settings).unwrap();
+        assert!(
+            planned
+                .changes
+                .iter()
+                .all(|c| c.path.starts_with(&root) && !c.rel.contains("..")),
+            "{:?}",
+            planned.files
+        );
     }
 }

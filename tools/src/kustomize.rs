@@ -100,12 +100,37 @@ pub fn find_kustomizations(root: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The local files a build of `dir` reads: everything under it, and (recursively) every local
-/// folder or file its kustomization names (`resources`, `components`, patches, generators).
-/// Used as the render cache key, so editing any of them re-renders the overlay.
+/// folder or file its kustomization names (`resources`, `components`, patches, generators),
+/// however deep and however long the path. Used as the render cache key, so editing any of
+/// them re-renders the overlay. Folders outside the repository (see [`outside_inputs`]) are
+/// not walked.
 pub fn input_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    walk_inputs(dir).0
+}
+
+/// What a build of `dir` would read outside `root` (resolved paths): a render of a
+/// kustomization that reaches out of the repository is refused, so its content never shows.
+pub fn outside_inputs(root: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let (files, dirs) = walk_inputs(dir);
+    dirs.into_iter()
+        .chain(files)
+        .filter(|p| !p.starts_with(&root))
+        .collect()
+}
+
+/// Files and folders a build of `dir` reads (resolved).
+fn walk_inputs(dir: &Path) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
     let mut files = std::collections::BTreeSet::new();
     let mut queue = vec![dir.to_path_buf()];
     let mut seen = std::collections::BTreeSet::new();
+    // The first folder's repository: folders named from inside it but outside it are recorded,
+    // not walked (a `../../../..` must not make this walk the whole disk).
+    let home = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| repo_root(&d))
+        .unwrap_or_else(|| dir.to_path_buf());
     while let Some(d) = queue.pop() {
         let Ok(canonical) = d.canonicalize() else {
             continue;
@@ -113,8 +138,10 @@ pub fn input_files(dir: &Path) -> Vec<std::path::PathBuf> {
         if !seen.insert(canonical.clone()) {
             continue;
         }
+        if !canonical.starts_with(&home) {
+            continue;
+        }
         for entry in walkdir::WalkDir::new(&canonical)
-            .max_depth(8)
             .into_iter()
             .filter_map(Result::ok)
         {
@@ -134,7 +161,7 @@ pub fn input_files(dir: &Path) -> Vec<std::path::PathBuf> {
         let mut strings = Vec::new();
         collect_strings(&value, &mut strings);
         for s in strings {
-            if s.contains("://") || s.contains('\n') || s.len() > 300 {
+            if s.contains("://") || s.contains('\n') {
                 continue;
             }
             let candidate = canonical.join(&s);
@@ -147,7 +174,15 @@ pub fn input_files(dir: &Path) -> Vec<std::path::PathBuf> {
             }
         }
     }
-    files.into_iter().collect()
+    (files.into_iter().collect(), seen.into_iter().collect())
+}
+
+/// The nearest folder above `dir` (itself included) with a `.git`, else its topmost
+/// `.agentops` staging parent's repository; `None` when there is none.
+fn repo_root(dir: &Path) -> Option<std::path::PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 fn collect_strings(value: &serde_json::Value, out: &mut Vec<String>) {
@@ -317,6 +352,18 @@ pub async fn render_full(dir: &Path, timeout: std::time::Duration) -> Rendered {
         output,
         warnings: Vec::new(),
     };
+    // A kustomization that reads outside its repository is not rendered: what it reads would
+    // reach the model and the gates' diffs.
+    if let Some(root) = dir.canonicalize().ok().and_then(|d| repo_root(&d)) {
+        let outside = outside_inputs(&root, dir);
+        if !outside.is_empty() {
+            let list: Vec<String> = outside.iter().map(|p| p.display().to_string()).collect();
+            return failed(format!(
+                "it reads {} outside the repository; agentops renders only what is inside it",
+                list.join(", ")
+            ));
+        }
+    }
     let mut not_found = String::new();
     for (program, args) in [("kubectl", ["kustomize"]), ("kustomize", ["build"])] {
         let child = tokio::process::Command::new(program)
@@ -375,5 +422,45 @@ mod tests {
             "accumulating resources: \"missing.yaml\" not found"
         );
         assert_eq!(build_error("Error: plain\n"), "Error: plain");
+    }
+
+    #[tokio::test]
+    async fn renders_that_read_outside_the_repository_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("apps/x")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(
+            outside.join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\ndata:\n  k: outside-canary\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("apps/x/kustomization.yaml"),
+            format!("resources:\n  - {}/cm.yaml\n", "../../../outside"),
+        )
+        .unwrap();
+        let out = render(&root.join("apps/x"), std::time::Duration::from_secs(30)).await;
+        let err = out.unwrap_err();
+        assert!(err.contains("outside the repository"), "{err}");
+        assert!(!err.contains("outside-canary"));
+        // An equivalent 300+ character path to a base still counts as an input.
+        std::fs::create_dir_all(root.join("apps/base")).unwrap();
+        std::fs::write(root.join("apps/base/kustomization.yaml"), "resources: []\n").unwrap();
+        let long = format!("{}../base", "./".repeat(200));
+        std::fs::write(
+            root.join("apps/x/kustomization.yaml"),
+            format!("resources:\n  - {long}\n"),
+        )
+        .unwrap();
+        let inputs = input_files(&root.join("apps/x"));
+        assert!(
+            inputs
+                .iter()
+                .any(|p| p.ends_with("apps/base/kustomization.yaml")),
+            "{inputs:?}"
+        );
     }
 }

@@ -53,6 +53,18 @@ pub fn record(
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    // Never write through a link: `.agentops` or the file pointing elsewhere is refused.
+    for p in [root.join(".agentops"), file.clone()] {
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; agentops does not write through it",
+                    p.display()
+                ),
+            ));
+        }
+    }
     let mut text = std::fs::read_to_string(&file).unwrap_or_else(|_| HEADER.to_string());
     let one_line = crate::redact::redact_text(lesson)
         .split_whitespace()
@@ -204,5 +216,17 @@ mod tests {
         let text = std::fs::read_to_string(path(root)).unwrap();
         assert!(text.starts_with("# Learnings"));
         assert!(today().len() == 10 && today().starts_with("20"));
+    }
+
+    #[test]
+    fn learnings_are_never_written_through_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("victim.md");
+        std::fs::write(&target, "mine\n").unwrap();
+        std::fs::create_dir_all(tmp.path().join(".agentops")).unwrap();
+        std::os::unix::fs::symlink(&target, tmp.path().join(".agentops/learnings.md")).unwrap();
+        assert!(record(tmp.path(), "a", "fix", "lesson", "2026-12-03").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "mine\n");
     }
 }

@@ -343,7 +343,10 @@ impl EventSink {
         (self, RecorderHandle(slot))
     }
 
+    /// Sends `event` on: redacted first (tool inputs, messages, text, hook output: whatever a
+    /// model or a tool wrote), then written to the session log, then to the front end.
     pub fn emit(&self, event: Event) {
+        let event = redacted(event);
         if let Some(slot) = &self.recorder
             && let Ok(mut guard) = slot.lock()
             && let Some(recorder) = guard.as_mut()
@@ -362,6 +365,23 @@ impl EventSink {
             let _ = tx.send(event);
         }
     }
+}
+
+/// `event` with every string in it redacted (Secret values, tokens, keys). An event that
+/// cannot be read back after redaction (which would be a bug) keeps only its kind.
+fn redacted(event: Event) -> Event {
+    let Ok(mut value) = serde_json::to_value(&event) else {
+        return event;
+    };
+    let before = value.clone();
+    agentops_tools::redact::redact_strings(&mut value);
+    if value == before {
+        return event;
+    }
+    serde_json::from_value(value).unwrap_or_else(|e| Event::Warning {
+        agent: String::new(),
+        message: format!("an event was withheld: it could not be redacted ({e})"),
+    })
 }
 
 /// Access to a sink's recorder after (or beside) the run.

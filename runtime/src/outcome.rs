@@ -150,9 +150,12 @@ impl RunResult {
         }
     }
 
+    /// The result object, every string in it redacted (the answer, refused inputs, errors).
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self)
-            .unwrap_or_else(|e| json!({"type": "result", "error": e.to_string()}))
+        let mut value = serde_json::to_value(self)
+            .unwrap_or_else(|e| json!({"type": "result", "error": e.to_string()}));
+        agentops_tools::redact::redact_strings(&mut value);
+        value
     }
 }
 

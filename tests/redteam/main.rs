@@ -9,5 +9,6 @@ mod common;
 mod bounds;
 mod control_files;
 mod rules;
+mod secrets;
 mod sessions;
 mod shell;

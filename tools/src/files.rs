@@ -126,10 +126,19 @@ impl TypedTool for GlobTool {
 }
 
 fn search_root(ctx: &ToolContext, path: Option<&str>) -> Result<std::path::PathBuf, ToolOutput> {
-    confine(&ctx.root, &ctx.cwd, path.unwrap_or(".")).map_err(|e| ToolOutput::error(e.to_string()))
+    let base = confine(&ctx.root, &ctx.cwd, path.unwrap_or("."))
+        .map_err(|e| ToolOutput::error(e.to_string()))?;
+    // agentops' own state (session logs, caches) is never searched.
+    if base.starts_with(ctx.root.join(".agentops")) {
+        return Err(ToolOutput::error(
+            ".agentops/ holds agentops' own state (session logs, caches) and is not searched",
+        ));
+    }
+    Ok(base)
 }
 
-/// Files under `base`, skipping `.git` and `target`, not following symlinks out.
+/// Files under `base`, skipping `.git`, `.agentops`, `target` and `node_modules`, not
+/// following symlinks out.
 fn walk(base: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
     walkdir::WalkDir::new(base)
         .sort_by_file_name()
@@ -138,7 +147,7 @@ fn walk(base: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
             e.depth() == 0
                 || !matches!(
                     e.file_name().to_str(),
-                    Some(".git" | "target" | "node_modules")
+                    Some(".git" | ".agentops" | "target" | "node_modules")
                 )
         })
         .filter_map(Result::ok)

@@ -130,7 +130,7 @@ fn walk_inputs(dir: &Path) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>)
         .canonicalize()
         .ok()
         .and_then(|d| repo_root(&d))
-        .unwrap_or_else(|| dir.to_path_buf());
+        .unwrap_or_else(|| std::path::PathBuf::from("/"));
     while let Some(d) = queue.pop() {
         let Ok(canonical) = d.canonicalize() else {
             continue;
@@ -177,8 +177,8 @@ fn walk_inputs(dir: &Path) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>)
     (files.into_iter().collect(), seen.into_iter().collect())
 }
 
-/// The nearest folder above `dir` (itself included) with a `.git`, else its topmost
-/// `.agentops` staging parent's repository; `None` when there is none.
+/// The nearest folder above `dir` (itself included) with a `.git`; `None` when there is none
+/// (then nothing is confined: there is no repository to confine to).
 fn repo_root(dir: &Path) -> Option<std::path::PathBuf> {
     dir.ancestors()
         .find(|d| d.join(".git").exists())

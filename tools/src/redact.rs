@@ -32,6 +32,33 @@ pub fn redact(text: &str) -> Redacted {
     }
 }
 
+/// Redacts every string in a JSON value (tool inputs, messages, events) in place.
+pub fn redact_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            // A JSON document inside a string (a tool call's arguments): its strings each.
+            let trimmed = s.trim_start();
+            if (trimmed.starts_with('{') || trimmed.starts_with('['))
+                && let Ok(mut inner) = serde_json::from_str::<serde_json::Value>(s)
+            {
+                let before = inner.clone();
+                redact_strings(&mut inner);
+                if inner != before {
+                    *s = inner.to_string();
+                }
+                return;
+            }
+            let r = redact_text(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
 /// Only the text.
 pub fn redact_text(text: &str) -> String {
     redact(text).text
@@ -200,13 +227,17 @@ struct TokenRule {
     regex: Regex,
     /// Capture group kept before the redaction (0: replace the whole match).
     keep: usize,
+    /// Put back after the redaction (the `@` of a URL's credentials).
+    suffix: &'static str,
 }
 
 static TOKEN_RULES: LazyLock<Vec<TokenRule>> = LazyLock::new(|| {
     let rule = |pattern: &str, keep: usize| {
-        Regex::new(pattern)
-            .ok()
-            .map(|regex| TokenRule { regex, keep })
+        Regex::new(pattern).ok().map(|regex| TokenRule {
+            regex,
+            keep,
+            suffix: "",
+        })
     };
     [
         rule(r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", 0),
@@ -220,7 +251,14 @@ static TOKEN_RULES: LazyLock<Vec<TokenRule>> = LazyLock::new(|| {
         rule(r"\bglpat-[A-Za-z0-9_-]{20,}", 0),
         // `password: x`, `token = x`, `client-key-data: …` (YAML, env files, INI).
         rule(
-            r#"(?im)^(\s*(?:- )?["']?(?:password|passwd|pass|token|secret|client[-_]secret|api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key|client-key-data|auth)["']?\s*[:=]\s*)([^\s<].*)$"#,
+            r#"(?im)^([+-]?\s*(?:\d+(?:\t|:\s*|\s+))?(?:- )?["']?(?:password|passwd|pass|token|secret|client[-_]secret|api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key|client-key-data|auth)["']?\s*[:=]\s*)([^\s<].*)$"#,
+            1,
+        ),
+        // Any key that names a secret, wherever the word is in it and in any case:
+        // `DB_PASSWORD=x` (a generator literal, an env file), `export API_TOKEN=x`,
+        // `dbPassword: x`. Fields that only name a Secret (`secretName`, …) are not values.
+        rule(
+            r#"(?im)^([+-]?\s*(?:\d+(?:\t|:\s*|\s+))?(?:- )?(?:export\s+)?["']?(?:[A-Za-z0-9_.-]*?)(?:password|passwd|secret|token|api[-_]?key|apikey|private[-_]?key|credentials?)(?:[A-Za-z0-9_.-]*)["']?\s*[:=]\s*)([^\s<|>{\[&*][^\n]*)$"#,
             1,
         ),
         // `"password": "x"` in JSON.
@@ -231,8 +269,31 @@ static TOKEN_RULES: LazyLock<Vec<TokenRule>> = LazyLock::new(|| {
     ]
     .into_iter()
     .flatten()
+    // Credentials in a URL (`postgres://app:PASSWORD@db`, a git remote with a token).
+    .chain(
+        Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@")
+            .ok()
+            .map(|regex| TokenRule {
+                regex,
+                keep: 1,
+                suffix: "@",
+            }),
+    )
     .collect()
 });
+
+/// Keys that name a Secret or a token setting without holding a secret value.
+const NOT_VALUES: &[&str] = &[
+    "secretname",
+    "secretref",
+    "secretkeyref",
+    "secretgenerator",
+    "secretproviderclass",
+    "automountserviceaccounttoken",
+    "serviceaccounttoken",
+    "tokenrequests",
+    "existingsecret",
+];
 
 fn redact_tokens(text: &str) -> (String, usize) {
     let mut text = text.to_string();
@@ -240,6 +301,23 @@ fn redact_tokens(text: &str) -> (String, usize) {
     for rule in TOKEN_RULES.iter() {
         let mut found = 0;
         let replaced = rule.regex.replace_all(&text, |caps: &regex::Captures<'_>| {
+            let whole = caps.get(0).map_or("", |m| m.as_str());
+            let key: String = whole
+                .trim_start_matches(['+', '-'])
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start_matches([':', '\t', ' '])
+                .split([':', '='])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("- ")
+                .trim_start_matches("export ")
+                .trim_matches(['"', '\''])
+                .to_ascii_lowercase();
+            if NOT_VALUES.contains(&key.as_str()) || whole.contains(REDACTED) {
+                return whole.to_string();
+            }
             found += 1;
             let kept = if rule.keep > 0 {
                 caps.get(rule.keep).map_or("", |m| m.as_str())
@@ -251,7 +329,7 @@ fn redact_tokens(text: &str) -> (String, usize) {
             } else {
                 ""
             };
-            format!("{kept}{quote}{REDACTED}{quote}")
+            format!("{kept}{quote}{REDACTED}{quote}{}", rule.suffix)
         });
         if found > 0 {
             text = replaced.into_owned();
@@ -332,5 +410,21 @@ mod tests {
                 count: 0
             }
         );
+    }
+
+    #[test]
+    fn secrets_by_key_anywhere_in_it_and_credentials_in_urls() {
+        let text = "secretGenerator:\n  - name: db\n    literals:\n      - DB_PASSWORD=canary-1\nexport API_TOKEN=canary-2\ndbPassword: canary-3\nDATABASE_URL=postgres://app:canary-4@db:5432/app\n\turl = https://bot:canary-5@github.com/org/repo.git\nsecretName: db-creds\nautomountServiceAccountToken: false\n";
+        let out = redact_text(text);
+        for canary in ["canary-1", "canary-2", "canary-3", "canary-4", "canary-5"] {
+            assert!(!out.contains(canary), "{canary}: {out}");
+        }
+        assert!(out.contains("secretName: db-creds"), "{out}");
+        assert!(out.contains("automountServiceAccountToken: false"), "{out}");
+        assert!(
+            out.contains("postgres://app:<redacted>@db:5432/app"),
+            "{out}"
+        );
+        assert_eq!(redact_text(&out), out, "idempotent");
     }
 }

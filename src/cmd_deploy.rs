@@ -33,7 +33,13 @@ fn open_session(
     dir: &Path,
 ) -> Result<(SessionRecorder, BTreeSet<String>), Failure> {
     if let Some(id) = &args.resume {
-        let previous = Previous::find(dir, Some(id)).map_err(Failure::usage)?;
+        let mut previous = Previous::find(dir, Some(id)).map_err(Failure::usage)?;
+        if let Some(warning) = previous
+            .verify(ws.integrity_key().as_ref())
+            .map_err(Failure::usage)?
+        {
+            eprintln!("agentops: warning: {warning}");
+        }
         let already = verified_envs(&previous.events());
         let (recorder, _) = SessionRecorder::resume(&previous.path).map_err(Failure::usage)?;
         return Ok((recorder, already));
@@ -47,8 +53,13 @@ fn open_session(
         ))
     };
     session::state_dir(&ws.root).map_err(Failure::usage)?;
-    let recorder = SessionRecorder::create(&ws.root, Some(dir), &session::new_id(), &header)
-        .map_err(Failure::usage)?;
+    let id = session::new_id();
+    let header = match ws.integrity_key() {
+        Some(key) => header.seal(&id, &key),
+        None => header,
+    };
+    let recorder =
+        SessionRecorder::create(&ws.root, Some(dir), &id, &header).map_err(Failure::usage)?;
     Ok((recorder, BTreeSet::new()))
 }
 

@@ -180,7 +180,8 @@ fn open_session(
     header.provider = Some(provider.name.clone());
     header.permission_mode = plan.agent.permission_mode;
     header.command = plan.command.clone();
-    match session::open(&ws.root, dir, &header, previous, fork) {
+    let key = ws.integrity_key();
+    match session::open(&ws.root, dir, &header, previous, fork, key.as_ref()) {
         Ok(opened) => Ok(Some(opened)),
         Err(e) if previous.is_some() => Err(Failure::usage(e)),
         Err(e) => {
@@ -199,7 +200,17 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
             )));
         }
         (None, false) => None,
-        (id, _) => Some(Previous::find(dir, id.as_deref()).map_err(Failure::usage)?),
+        (id, _) => {
+            let mut previous = Previous::find(dir, id.as_deref()).map_err(Failure::usage)?;
+            // A header edited by hand is refused; an unsealed one restores nothing.
+            if let Some(warning) = previous
+                .verify(ws.integrity_key().as_ref())
+                .map_err(Failure::usage)?
+            {
+                eprintln!("agentops: warning: {warning}");
+            }
+            Some(previous)
+        }
     };
     let input = input(args, previous.is_some())?;
     let choice = Choice {

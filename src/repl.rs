@@ -139,9 +139,12 @@ impl Repl {
         let mut header = SessionHeader::new(&self.ws.root, FrontEnd::Repl, &self.agent);
         header.model = Some(self.engine.default_model().to_string());
         header.provider = Some(self.engine.provider_name().to_string());
-        let recorder =
-            SessionRecorder::create(&self.ws.root, Some(&self.dir), &session::new_id(), &header)
-                .map_err(Failure::usage)?;
+        let id = session::new_id();
+        if let Some(key) = self.ws.integrity_key() {
+            header = header.seal(&id, &key);
+        }
+        let recorder = SessionRecorder::create(&self.ws.root, Some(&self.dir), &id, &header)
+            .map_err(Failure::usage)?;
         self.attach(recorder);
         self.pending.clear();
         self.resumed = None;
@@ -492,13 +495,21 @@ impl Repl {
             println!("/resume <id> goes on with one of them");
             return;
         }
-        let previous = match Previous::find(&self.dir, Some(id)) {
+        let mut previous = match Previous::find(&self.dir, Some(id)) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("agentops: {e}");
                 return;
             }
         };
+        match previous.verify(self.ws.integrity_key().as_ref()) {
+            Ok(Some(warning)) => eprintln!("agentops: warning: {warning}"),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("agentops: {e}");
+                return;
+            }
+        }
         let (recorder, log) = match SessionRecorder::resume(&previous.path) {
             Ok(r) => r,
             Err(e) => {

@@ -62,6 +62,96 @@ pub struct SessionHeader {
     pub prompt: Option<String>,
     /// The session this one was forked from.
     pub forked_from: Option<String>,
+    /// `hmac-sha256:<hex>` over the other fields and the session id, with a key kept outside
+    /// the repository ([`IntegrityKey`]): a header edited by hand no longer matches.
+    pub integrity: Option<String>,
+}
+
+/// The per-user key that seals session headers (`~/.config/agentops/session.key`, 0600,
+/// created on first use; outside every repository).
+#[derive(Clone)]
+pub struct IntegrityKey([u8; 32]);
+
+impl std::fmt::Debug for IntegrityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IntegrityKey(<hidden>)")
+    }
+}
+
+impl IntegrityKey {
+    /// The key under `home`, created when missing.
+    pub fn load_or_create(home: &Path) -> std::io::Result<Self> {
+        let path = home.join(".config").join("agentops").join("session.key");
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Some(key) = parse_hex32(text.trim())
+        {
+            return Ok(Self(key));
+        }
+        let mut key = [0u8; 32];
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        use std::io::Write;
+        options.open(&path)?.write_all(hex.as_bytes())?;
+        Ok(Self(key))
+    }
+
+    /// HMAC-SHA256 of `message` (RFC 2104).
+    fn mac(&self, message: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let pad = |byte: u8| -> Vec<u8> { block.iter().map(|b| b ^ byte).collect() };
+        let mut inner = Sha256::new();
+        inner.update(pad(0x36));
+        inner.update(message);
+        let mut outer = Sha256::new();
+        outer.update(pad(0x5c));
+        outer.update(inner.finalize());
+        outer
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// How far a session header can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Sealed with this user's key and unchanged.
+    Sealed,
+    /// Written without a seal (an older agentops, or no key): nothing is restored from it.
+    Unsealed,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path}: the session header was changed after agentops wrote it (its integrity tag does not match); agentops will not go on with it. Start a new session, or remove the file"
+)]
+pub struct Tampered {
+    pub path: String,
 }
 
 impl SessionHeader {
@@ -103,6 +193,37 @@ impl SessionHeader {
         })
     }
 
+    /// The header sealed for session `id` with `key`.
+    pub fn seal(mut self, id: &str, key: &IntegrityKey) -> Self {
+        self.integrity = None;
+        let tag = key.mac(&self.signed_bytes(id));
+        self.integrity = Some(format!("hmac-sha256:{tag}"));
+        self
+    }
+
+    /// Whether the header of session `id` (read from `path`) is as this user's agentops wrote
+    /// it.
+    pub fn check(&self, id: &str, key: &IntegrityKey, path: &Path) -> Result<Trust, Tampered> {
+        let Some(tag) = &self.integrity else {
+            return Ok(Trust::Unsealed);
+        };
+        let mut bare = self.clone();
+        bare.integrity = None;
+        let expected = format!("hmac-sha256:{}", key.mac(&bare.signed_bytes(id)));
+        if *tag == expected {
+            Ok(Trust::Sealed)
+        } else {
+            Err(Tampered {
+                path: path.display().to_string(),
+            })
+        }
+    }
+
+    fn signed_bytes(&self, id: &str) -> Vec<u8> {
+        let body = serde_json::to_string(self).unwrap_or_default();
+        format!("{id}\n{body}").into_bytes()
+    }
+
     fn fields(&self) -> serde_json::Map<String, Value> {
         match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
@@ -142,6 +263,30 @@ impl Previous {
         Ok(Self { path, log, header })
     }
 
+    /// Checks the header against this user's key: a tampered header is an error; an unsealed
+    /// one (older agentops, no key) restores nothing — the session goes on as the invocation
+    /// says, with a warning.
+    pub fn verify(&mut self, key: Option<&IntegrityKey>) -> Result<Option<String>, Tampered> {
+        let trust = match key {
+            Some(k) => self
+                .header
+                .check(&self.log.header.session_id, k, &self.path)?,
+            None => Trust::Unsealed,
+        };
+        if trust == Trust::Sealed {
+            return Ok(None);
+        }
+        self.header = SessionHeader {
+            repo: self.header.repo.clone(),
+            started: self.header.started,
+            ..SessionHeader::default()
+        };
+        Ok(Some(format!(
+            "{}: the session header is not sealed by this user's agentops; its agent, model, permission mode and command are not restored",
+            self.path.display()
+        )))
+    }
+
     /// The typed events of the log (lines that are not events are skipped).
     pub fn events(&self) -> Vec<Event> {
         typed_events(&self.log)
@@ -171,20 +316,31 @@ pub fn open(
     header: &SessionHeader,
     previous: Option<&Previous>,
     fork: bool,
+    key: Option<&IntegrityKey>,
 ) -> Result<Opened, LogError> {
+    let seal = |header: &SessionHeader, id: &str| match key {
+        Some(k) => header.clone().seal(id, k),
+        None => header.clone(),
+    };
     let Some(prev) = previous else {
         // `.agentops/` with its `.gitignore`, even when the log goes elsewhere.
         if let Err(e) = state_dir(root) {
             tracing::warn!("{}: {e}", root.join(".agentops").display());
         }
-        let recorder = SessionRecorder::create(root, Some(dir), &new_id(), header)?;
+        let id = new_id();
+        let recorder = SessionRecorder::create(root, Some(dir), &id, &seal(header, &id))?;
         return Ok(Opened {
             recorder,
             resumption: None,
         });
     };
     let path = if fork {
-        index::fork(dir, &prev.log, &new_id(), header.fields())?
+        let id = new_id();
+        let forked = SessionHeader {
+            forked_from: Some(prev.log.header.session_id.clone()),
+            ..header.clone()
+        };
+        index::fork(dir, &prev.log, &id, seal(&forked, &id).fields())?
     } else {
         prev.path.clone()
     };

@@ -215,6 +215,19 @@ impl Workspace {
             .map(str::to_string)
     }
 
+    /// The key that seals session headers (under the home folder, created on first use);
+    /// `None` without a home (sessions are then unsealed and restore nothing).
+    pub fn integrity_key(&self) -> Option<crate::session::IntegrityKey> {
+        let home = self.home.as_ref()?;
+        match crate::session::IntegrityKey::load_or_create(home) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::warn!("no session integrity key ({e}): sessions are not sealed");
+                None
+            }
+        }
+    }
+
     /// Opens the workspace at `cwd`, reading `agentops.toml` from the repository root.
     pub fn open(cwd: &Path, home: Option<PathBuf>) -> Result<Self, WorkspaceError> {
         let cwd = cwd.canonicalize().map_err(|source| WorkspaceError::Cwd {

@@ -181,12 +181,22 @@ impl ChangeGate {
             .split([' ', '/'])
             .chain(plan.environment.as_deref())
             .find(|t| risk::is_production(t));
+        let from_source = plan
+            .source
+            .as_deref()
+            .and_then(|s| self.deployed_environment(s).or_else(|| environment_of(s)));
         let environment = if let Some(p) = production {
             Some(p.to_string())
+        } else if from_source.as_deref().is_some_and(risk::is_production) {
+            from_source
         } else {
-            plan.environment
-                .clone()
-                .or_else(|| plan.source.as_deref().and_then(environment_of))
+            // A cluster whose environment nothing names is treated as production.
+            Some(
+                plan.environment
+                    .clone()
+                    .or(from_source)
+                    .unwrap_or_else(|| "production (unknown environment)".to_string()),
+            )
         };
         let target_env = environment.clone();
         let mut checked = Checked {
@@ -374,6 +384,25 @@ impl ChangeGate {
         Ok(review)
     }
 
+    /// The environment of `rel` from the Argo CD Applications that deploy it (their
+    /// destination, name, label): production when any of them is.
+    fn deployed_environment(&self, rel: &str) -> Option<String> {
+        let rel = rel.trim_end_matches('/');
+        let envs: Vec<String> = agentops_tools::argocd::applications_in(&self.root)
+            .into_iter()
+            .filter(|(_, app)| {
+                app["spec"]["source"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.trim_end_matches('/').trim_start_matches("./") == rel)
+            })
+            .filter_map(|(_, app)| risk::application_environment(&app))
+            .collect();
+        envs.iter()
+            .find(|e| risk::is_production(e))
+            .or(envs.first())
+            .cloned()
+    }
+
     /// Renders `dir` if it has a kustomization (through the cache when `cached`).
     async fn render_dir(&self, dir: &Path, salt: &str, cached: bool) -> Option<Rendered> {
         kustomization_file(dir)?;
@@ -400,7 +429,9 @@ impl ChangeGate {
         staging_root: &Path,
     ) -> UnitReview {
         let rel_s = rel.display().to_string();
-        let environment = environment_of(&rel_s);
+        let environment = self
+            .deployed_environment(&rel_s)
+            .or_else(|| environment_of(&rel_s));
         let before = self.render_dir(&before_dir, salt, before_cached).await;
         let mut after = self
             .render_dir(&after_dir, salt, after_cached)
@@ -482,10 +513,23 @@ impl ChangeGate {
         let before_objects = before.unwrap_or_default();
         let after_objects = after.unwrap_or_default();
         let diff = rendered_diff(&before_objects, &after_objects, &change.rel);
+        // An Application is where it points, before or after the change, not where it lives.
+        let pointed: Vec<String> = before_objects
+            .iter()
+            .chain(&after_objects)
+            .filter(|o| o["kind"] == "Application")
+            .filter_map(risk::application_environment)
+            .collect();
+        let environment = pointed
+            .iter()
+            .find(|e| risk::is_production(e))
+            .cloned()
+            .or_else(|| environment_of(&change.rel))
+            .or_else(|| pointed.first().cloned());
         self.unit(
             change.rel.clone(),
             UnitKind::Manifest,
-            environment_of(&change.rel),
+            environment,
             before_checked,
             after_checked,
             &before_objects,
@@ -695,6 +739,13 @@ mod tests {
             Some("staging")
         );
         assert_eq!(environment_of("apps/web/base"), None);
-        assert_eq!(environment_of("prod.yaml"), None);
+        // Names are judged by word: a production-looking name fails closed.
+        assert_eq!(
+            environment_of("apps/web/envs/production-eu/kustomization.yaml").as_deref(),
+            Some("production-eu")
+        );
+        assert!(risk::is_production("eks-production"));
+        assert!(risk::is_production("context eks-prd-1"));
+        assert!(!risk::is_production("products") && !risk::is_production("reproduce"));
     }
 }

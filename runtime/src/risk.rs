@@ -142,12 +142,31 @@ fn display(obj: &Value) -> String {
 
 /// Whether `environment` (an overlay folder name or a target) is production.
 pub fn is_production(environment: &str) -> bool {
-    let e = environment.to_ascii_lowercase();
-    e == "prod"
-        || e == "production"
-        || e.starts_with("prod-")
-        || e.ends_with("-prod")
-        || e.contains("/prod")
+    // By word: `prod`, `production-eu`, `eks-production`, `apps/web/envs/prod`, `prd`.
+    environment
+        .to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| matches!(word, "prod" | "production" | "prd"))
+}
+
+/// The environment an Argo CD Application deploys to, from facts: its destination
+/// (namespace, cluster name, API server), its name and `environment` label. The production
+/// one wins when any of them says production.
+pub fn application_environment(app: &Value) -> Option<String> {
+    let spec = &app["spec"];
+    let facts = [
+        app["metadata"]["labels"]["environment"].as_str(),
+        spec["destination"]["namespace"].as_str(),
+        spec["destination"]["name"].as_str(),
+        spec["destination"]["server"].as_str(),
+        app["metadata"]["name"].as_str(),
+    ];
+    facts
+        .iter()
+        .flatten()
+        .find(|f| is_production(f))
+        .or(facts[0].as_ref())
+        .map(|f| f.to_string())
 }
 
 /// Classifies the change from `before` to `after` (an overlay's rendered objects), aimed at

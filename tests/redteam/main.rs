@@ -8,6 +8,7 @@ mod common;
 
 mod bounds;
 mod control_files;
+mod environments;
 mod rules;
 mod secrets;
 mod sessions;

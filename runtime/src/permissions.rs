@@ -237,6 +237,11 @@ impl Permissions {
         if parts.is_empty() {
             return Decision::Deny("empty command".to_string());
         }
+        // What the splitter cannot be sure of, no allow rule covers: substitutions anywhere
+        // (also inside quotes), escapes that can shift quoting, redirections to files, and
+        // options that make a reading command write or read outside (`--output`,
+        // `--no-index`, `-exec`, `sed -i`, …). Deny rules still apply to every part.
+        let uncertain = uncertain_shell(command);
         let matching = |rules: &[Rule], part: &str| -> Option<Rule> {
             rules
                 .iter()
@@ -255,6 +260,17 @@ impl Permissions {
             if let Some(r) = matching(&self.ask, part) {
                 return Decision::Ask(format!("`{part}`: `{r}` ({}) asks for approval", r.source));
             }
+        }
+        // A bare `Bash` allow rule allows every command; prefix rules vouch only for what
+        // they can read.
+        let bare = self
+            .allow
+            .iter()
+            .any(|r| r.names_tool("Bash") && r.pattern.is_none());
+        if let Some(why) = uncertain.filter(|_| !bare) {
+            return Decision::Ask(format!(
+                "no allow rule covers this command: {why}; run something simpler, or use the typed tools"
+            ));
         }
         match parts
             .iter()
@@ -415,6 +431,52 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// `git diff:*` is a prefix; `ls *` a wildcard; anything else exact.
+/// Why a command line is beyond what prefix rules can vouch for, if it is.
+fn uncertain_shell(command: &str) -> Option<String> {
+    for (token, why) in [
+        ("`", "a command substitution (backticks)"),
+        ("$(", "a command substitution"),
+        ("<(", "a process substitution"),
+        (">(", "a process substitution"),
+        ("\\", "a backslash escape"),
+        ("<<", "a here-document"),
+    ] {
+        if command.contains(token) {
+            return Some(why.to_string());
+        }
+    }
+    // A redirection into a file writes it (`>/dev/null` and `2>&1` are fine).
+    let redirect = regex::Regex::new(r"(?:^|[^0-9&])>>?\s*([^\s&|;]+)").ok()?;
+    for caps in redirect.captures_iter(command) {
+        let target = caps.get(1).map_or("", |m| m.as_str());
+        if target != "/dev/null" && !target.starts_with('&') {
+            return Some(format!("a redirection into `{target}`"));
+        }
+    }
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let dangerous = words.iter().find(|w| {
+        let w = w.trim_matches(['"', '\'']);
+        w.starts_with("--output")
+            || w.starts_with("--no-index")
+            || matches!(
+                w,
+                "-exec" | "-execdir" | "-delete" | "-ok" | "-fprint" | "-fprintf" | "-fls"
+            )
+            || w.starts_with("--exec")
+            || w.starts_with("--upload-pack")
+            || w.starts_with("--receive-pack")
+            || w.starts_with("-c") && words.first().is_some_and(|c| *c == "git")
+    });
+    if let Some(w) = dangerous {
+        return Some(format!("the option `{w}`"));
+    }
+    let sed_in_place = words
+        .windows(2)
+        .any(|p| p[0] == "sed" && p[1].starts_with('-') && p[1].contains('i'))
+        || words.iter().any(|w| w.starts_with("--in-place"));
+    sed_in_place.then(|| "an in-place edit (`sed -i`)".to_string())
+}
+
 fn shell_matches(pattern: &str, command: &str) -> bool {
     let command = command.trim();
     if let Some(prefix) = pattern.strip_suffix(":*") {
@@ -776,6 +838,32 @@ mod tests {
                 &json!({"pattern": "x", "path": "apps"}),
                 Risk::ReadOnly
             ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn a_prefix_rule_vouches_only_for_what_the_splitter_can_read() {
+        let p = perms(&["Bash(git diff:*)"], &[], &[]);
+        for attack in [
+            "git diff \"`touch x`\"",
+            "git diff \"\\\"\" ; touch x ; echo \"\\\"\"",
+            "git diff <(touch x)",
+            "git diff >(touch x)",
+            "git diff \"$(touch x)\"",
+            "git diff --output=/tmp/x",
+            "git diff --no-index /etc/passwd README.md",
+            "git diff > apps/web/deployment.yaml",
+        ] {
+            assert!(!matches!(bash(&p, attack), Decision::Allow), "{attack}");
+        }
+        assert_eq!(
+            bash(&p, "git diff HEAD~1 -- apps 2>/dev/null"),
+            Decision::Allow
+        );
+        // A bare Bash rule allows every command (the sandbox and the gates still apply).
+        assert_eq!(
+            bash(&perms(&["Bash"], &[], &[]), "git diff <(true)"),
             Decision::Allow
         );
     }

@@ -1,5 +1,6 @@
 //! The shell used by command expansion (`` !`cmd` ``): runs in the working folder with the
-//! configured timeout through the tools crate's runner.
+//! configured timeout, in the shell's sandbox where this machine has one — read-only: what a
+//! snippet would change is discarded (and said), never applied.
 //!
 //! Deny rules (settings, agentops.toml) are checked before anything runs: a denied snippet
 //! stops the command. A snippet no rule allows still runs — the person invoked the command and
@@ -13,9 +14,13 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct CommandShell {
+    /// The repository (the sandbox's lower layer).
+    pub root: PathBuf,
     pub cwd: PathBuf,
     pub timeout: Duration,
     pub permissions: Permissions,
+    /// Snippets run here, read-only, when set.
+    pub sandbox: Option<agentops_tools::sandbox::SandboxConfig>,
 }
 
 impl ShellExec for CommandShell {
@@ -27,12 +32,27 @@ impl ShellExec for CommandShell {
             }
             Decision::Allow => tracing::debug!(script, "pre-executing command shell snippet"),
         }
-        let result = shell::run(&ShellCommand {
-            script: script.to_string(),
-            cwd: self.cwd.clone(),
-            timeout: self.timeout,
-        })
-        .map_err(|e| e.to_string())?;
+        let result = match &self.sandbox {
+            Some(sandbox) => {
+                let run = sandbox
+                    .run(&self.root, &self.cwd, script, self.timeout)
+                    .map_err(|e| e.to_string())?;
+                let discarded = run.changes.len() + run.unsupported.len();
+                let mut result = run.result;
+                if discarded > 0 || run.git_changed {
+                    result.stderr.push_str(
+                        "\n[agentops] this snippet runs read-only: its changes to the repository were discarded\n",
+                    );
+                }
+                result
+            }
+            None => shell::run(&ShellCommand {
+                script: script.to_string(),
+                cwd: self.cwd.clone(),
+                timeout: self.timeout,
+            })
+            .map_err(|e| e.to_string())?,
+        };
         Ok(ShellOutput {
             exit_code: result.exit_code,
             stdout: result.stdout,

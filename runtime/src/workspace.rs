@@ -258,9 +258,11 @@ impl Workspace {
     /// Claude Code does, so relative paths in a command mean the same in both.
     pub fn command_shell(&self) -> CommandShell {
         CommandShell {
+            root: self.root.clone(),
             cwd: self.cwd.clone(),
             timeout: self.config.commands.shell_timeout(),
             permissions: self.permissions.clone(),
+            sandbox: self.sandbox(),
         }
     }
 

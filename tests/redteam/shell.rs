@@ -166,12 +166,24 @@ async fn commit_push_and_staged_moves_inside_the_sandbox_change_no_git_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn echo_into_agentops_toml_is_a_control_change() {
+async fn echo_into_agentops_toml_is_not_covered_by_an_echo_rule_and_is_a_control_change() {
+    // `Bash(echo:*)` does not vouch for a redirection into a file: refused by the rules.
     let sb = platform();
     sb.write(
         ".claude/settings.local.json",
         r#"{"permissions": {"allow": ["Bash(echo:*)"]}}"#,
     );
+    let (result, code, _) = attack(
+        &sb,
+        "echo '[permissions]' > agentops.toml; echo 'allow = [\"Bash\"]' >> agentops.toml",
+    )
+    .await;
+    assert_eq!(result["outcome"], "denied", "{result:#}");
+    assert_eq!(code, Some(3));
+    assert!(!sb.repo().join("agentops.toml").exists());
+
+    // Where the shell is allowed, the change is a control change waiting for a person.
+    let sb = shell_allowed();
     let (result, code, _) = attack(
         &sb,
         "echo '[permissions]' > agentops.toml; echo 'allow = [\"Bash\"]' >> agentops.toml",

@@ -64,6 +64,24 @@ pub enum Command {
     /// The recorded runs of this repository (`.agentops/sessions/`).
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Lessons agents proposed (`learn`): a person accepts them into
+    /// `.agentops/learnings.md`, where agents see them as a checklist.
+    #[command(subcommand)]
+    Learnings(LearningsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LearningsCommand {
+    /// Show each proposed lesson and ask whether to keep it (at a terminal); without a
+    /// terminal, list them.
+    Review {
+        /// Keep every proposed lesson.
+        #[arg(long, conflicts_with = "reject_all")]
+        accept_all: bool,
+        /// Drop every proposed lesson.
+        #[arg(long)]
+        reject_all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

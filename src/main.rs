@@ -10,6 +10,7 @@ mod cmd_deploy;
 mod cmd_drift;
 mod cmd_harmonize;
 mod cmd_init;
+mod cmd_learnings;
 mod cmd_lint;
 mod cmd_run;
 mod cmd_sessions;
@@ -80,5 +81,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Create(args) => cmd_create::run(&args, &open()?),
         Command::Harmonize(args) => cmd_harmonize::run(&args, &open()?),
         Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),
+        Command::Learnings(cmd) => cmd_learnings::run(&cmd, &open()?),
     }
 }

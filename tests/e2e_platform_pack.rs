@@ -172,6 +172,16 @@ async fn lessons_an_agent_records_come_back_as_its_checklist_next_time() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The model only proposes: nothing reaches later instructions until a person accepts it.
+    assert!(!sb.repo().join(".agentops/learnings.md").exists());
+    let out = sb.run(&["learnings", "review"]);
+    assert!(
+        common::stdout(&out).contains("infrastructure-harmonize convention: The prod overlay"),
+        "{}",
+        common::stdout(&out)
+    );
+    let out = sb.run(&["learnings", "review", "--accept-all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let file = std::fs::read_to_string(sb.repo().join(".agentops/learnings.md")).unwrap();
     assert!(
         file.contains("## infrastructure-harmonize\n- [ ] "),

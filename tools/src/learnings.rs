@@ -16,6 +16,79 @@ pub fn path(root: &Path) -> PathBuf {
     root.join(".agentops").join("learnings.md")
 }
 
+/// Where lessons an agent proposes wait for a person (`agentops learnings review`): what
+/// goes into later agents' instructions is never decided by a model alone.
+pub fn proposals_path(root: &Path) -> PathBuf {
+    root.join(".agentops").join("proposed-learnings.jsonl")
+}
+
+/// A lesson an agent proposed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Proposal {
+    pub agent: String,
+    pub kind: String,
+    pub lesson: String,
+    pub date: String,
+}
+
+fn refuse_links(paths: &[PathBuf]) -> std::io::Result<()> {
+    for p in paths {
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; agentops does not write through it",
+                    p.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Adds a proposal (redacted, one line) for a person to review.
+pub fn propose(root: &Path, proposal: &Proposal) -> std::io::Result<()> {
+    let file = proposals_path(root);
+    refuse_links(&[root.join(".agentops"), file.clone()])?;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut p = proposal.clone();
+    p.lesson = crate::redact::redact_text(&p.lesson)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = serde_json::to_string(&p).map_err(std::io::Error::other)?;
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)?;
+    writeln!(f, "{line}")
+}
+
+/// The proposals waiting for review (unreadable lines skipped).
+pub fn proposals(root: &Path) -> Vec<Proposal> {
+    std::fs::read_to_string(proposals_path(root))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Promotes `accepted` into the learnings and clears the review list.
+pub fn settle(root: &Path, accepted: &[Proposal]) -> std::io::Result<()> {
+    for p in accepted {
+        record(root, &p.agent, &p.kind, &p.lesson, &p.date)?;
+    }
+    let file = proposals_path(root);
+    refuse_links(std::slice::from_ref(&file))?;
+    match std::fs::remove_file(&file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The agent's learnings, oldest first (the `- ` items of its `## agent` section).
 pub fn for_agent(root: &Path, agent: &str) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path(root)) else {
@@ -117,7 +190,7 @@ pub struct LearnTool;
 impl TypedTool for LearnTool {
     type Input = LearnInput;
     const NAME: &'static str = "learn";
-    const DESCRIPTION: &'static str = "Record a lesson for your next runs in this repository (a failure and its fix, or a convention you discovered), in .agentops/learnings.md. Keep it to one actionable sentence. You will see your lessons as a checklist when you start next time.";
+    const DESCRIPTION: &'static str = "Propose a lesson for your next runs in this repository (a failure and its fix, or a convention you discovered). Keep it to one actionable sentence. Once a person accepts it, you will see it as a checklist item when you start next time.";
     const RISK: Risk = Risk::ReadOnly;
 
     fn call(&self, input: LearnInput, ctx: &ToolContext) -> BoxFuture<'static, ToolOutput> {
@@ -134,10 +207,17 @@ impl TypedTool for LearnTool {
             if input.lesson.trim().is_empty() {
                 return ToolOutput::error("an empty lesson");
             }
-            let date = today();
-            match record(&root, &agent, &kind, &input.lesson, &date) {
-                Ok(()) => ToolOutput::ok(format!("recorded for {agent} in .agentops/learnings.md")),
-                Err(e) => ToolOutput::error(format!(".agentops/learnings.md: {e}")),
+            let proposal = Proposal {
+                agent: agent.clone(),
+                kind,
+                lesson: input.lesson,
+                date: today(),
+            };
+            match propose(&root, &proposal) {
+                Ok(()) => ToolOutput::ok(format!(
+                    "proposed for {agent}: a person accepts it with `agentops learnings review`; then it is on your checklist"
+                )),
+                Err(e) => ToolOutput::error(format!("{}: {e}", proposals_path(&root).display())),
             }
         })
     }

@@ -476,6 +476,22 @@ async fn truncated_streams_are_retried_then_escalated() {
 }
 
 #[tokio::test]
+async fn a_garbled_chunk_and_a_stream_cut_mid_event_are_retried() {
+    // Invalid JSON in one chunk (a proxy that garbles it).
+    let mut chunks = sse::openai_text("first try", 10, 2, Q);
+    chunks.insert(
+        1,
+        "data: {\"choices\": [{\"delta\": {\"content\": \"x\"\n\n".into(),
+    );
+    assert_eq!(fault_then_success(Reply::sse(chunks)).await.1, 2);
+    // Cut in the middle of an event, the connection closed normally.
+    let mut chunks = sse::openai_text("first try", 10, 2, Q);
+    chunks.truncate(2);
+    chunks.push("data: {\"choices\": [{\"delta\": {\"cont".into());
+    assert_eq!(fault_then_success(Reply::sse(chunks)).await.1, 2);
+}
+
+#[tokio::test]
 async fn client_errors_are_not_retried() {
     let f = Fixture::new(vec![Reply::error(401, &[]), text("never")]).await;
     let RunError::Provider(esc) = f.engine.run(&main_agent(), "go", None).await.unwrap_err();

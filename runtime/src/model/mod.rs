@@ -126,7 +126,10 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// 429, 5xx, timeouts, connection resets and truncated streams are worth retrying.
+    /// 429, 5xx, timeouts, connection resets, truncated streams and streams that could not
+    /// be read (a garbled chunk, a fragment left by a cut mid-event) are worth retrying: every
+    /// failure before the attempt's final event is transient. A well-formed error from the
+    /// server keeps its own class.
     pub fn retryable(&self) -> bool {
         match self {
             ProviderError::Http { status, .. } => {
@@ -134,9 +137,10 @@ impl ProviderError {
             }
             ProviderError::Timeout(_)
             | ProviderError::Connection(_)
-            | ProviderError::Truncated(_) => true,
+            | ProviderError::Truncated(_)
+            | ProviderError::Decode(_) => true,
             ProviderError::Stream { retryable, .. } => *retryable,
-            ProviderError::Decode(_) | ProviderError::NotConfigured(_) => false,
+            ProviderError::NotConfigured(_) => false,
         }
     }
 

@@ -1,8 +1,8 @@
-//! The validation gates, in order: render every kustomization (in parallel, cached by a hash
-//! of its inputs) → schema validation of every rendered object (Kubernetes and Argo CD CRD
-//! schemas, offline, strict) → compliance policies (→ the before/after diff is the next gate to
-//! land here, DESIGN.md §3).
-//! `agentops validate` runs them with no model.
+//! The validation gates over whole trees, in order: render every kustomization (in parallel,
+//! cached by a hash of its inputs) → schema validation of every rendered object (Kubernetes
+//! and Argo CD CRD schemas, offline, strict) → compliance policies. `agentops validate` runs
+//! them with no model. The before/after diff and the risk of one change are `review.rs`'s,
+//! driven by the gated-change service (`change.rs`).
 
 use crate::policy::{self, Finding, PolicyConfig, Severity};
 use agentops_tools::kustomize::{

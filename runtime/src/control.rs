@@ -11,6 +11,7 @@
 
 use crate::approval::ApprovalUnit;
 use crate::risk::{Reason, ReasonCode};
+use agentops_tools::path::resolve;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::path::{Path, PathBuf};
 
@@ -119,28 +120,6 @@ impl ControlFiles {
                 }
             })
             .collect()
-    }
-}
-
-/// `path` with every symlink of its existing part resolved (the rest appended as written).
-fn resolve(path: &Path) -> PathBuf {
-    let mut existing = path;
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut full = real;
-            for name in rest.iter().rev() {
-                full.push(name);
-            }
-            return full;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
     }
 }
 

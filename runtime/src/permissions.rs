@@ -11,6 +11,7 @@
 
 use agentops_agents::tools::ToolSpec;
 use agentops_tools::Risk;
+use agentops_tools::path::resolve;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -391,28 +392,6 @@ fn literal_prefix(glob: &Path) -> PathBuf {
         out.push(c);
     }
     out
-}
-
-/// `path` with the symlinks of its existing part resolved (the rest appended as written).
-fn resolve(path: &Path) -> PathBuf {
-    let mut existing = path;
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut full = real;
-            for name in rest.iter().rev() {
-                full.push(name);
-            }
-            return full;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
-    }
 }
 
 /// Removes `.` and resolves `..` lexically (the file may not exist yet).

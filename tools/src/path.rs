@@ -44,6 +44,29 @@ pub fn confine(root: &Path, cwd: &Path, path: &str) -> Result<PathBuf, PathError
     }
 }
 
+/// `path` with every symlink of its existing part resolved (the rest appended as written):
+/// the file an operation really reaches, for rules and control-file checks.
+pub fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut full = real;
+            for name in rest.iter().rev() {
+                full.push(name);
+            }
+            return full;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 /// `path` shown relative to `root`.
 pub fn display(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)

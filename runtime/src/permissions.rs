@@ -232,17 +232,29 @@ impl Permissions {
         Decision::Ask(format!("{tool} changes things and no rule allows it"))
     }
 
-    /// A shell command: every part must be allowed.
+    /// A shell command: every simple command in it must be allowed. The line is read with a
+    /// bash grammar ([`crate::shell_syntax`]); what it cannot read with certainty no prefix
+    /// rule covers, while deny and ask rules still see every command, nested ones included.
     pub fn check_shell(&self, command: &str) -> Decision {
-        let parts = split_shell(command);
+        let line = crate::shell_syntax::parse(command);
+        let parts: Vec<String> = line
+            .commands
+            .iter()
+            .map(crate::shell_syntax::SimpleCommand::line)
+            .collect();
         if parts.is_empty() {
-            return Decision::Deny("empty command".to_string());
+            return Decision::Deny(match line.uncertain {
+                Some(why) => format!("no command to run: {why}"),
+                None => "empty command".to_string(),
+            });
         }
-        // What the splitter cannot be sure of, no allow rule covers: substitutions anywhere
-        // (also inside quotes), escapes that can shift quoting, redirections to files, and
-        // options that make a reading command write or read outside (`--output`,
-        // `--no-index`, `-exec`, `sed -i`, …). Deny rules still apply to every part.
-        let uncertain = uncertain_shell(command);
+        // Options that make a reading command write or read outside (`--output`,
+        // `--no-index`, `-exec`, `sed -i`, …) are not covered by a prefix rule either.
+        let uncertain = line.uncertain.clone().or_else(|| {
+            line.commands
+                .iter()
+                .find_map(|c| c.words.as_deref().and_then(dangerous_option))
+        });
         let matching = |rules: &[Rule], part: &str| -> Option<Rule> {
             rules
                 .iter()
@@ -252,13 +264,19 @@ impl Permissions {
                 })
                 .cloned()
         };
-        for part in &parts {
-            if let Some(r) = matching(&self.deny, part) {
+        // Deny and ask rules are judged on each command's words and on its text as written.
+        let judged: Vec<(&String, String)> = parts
+            .iter()
+            .zip(&line.commands)
+            .map(|(p, c)| (p, c.text.clone()))
+            .collect();
+        for (part, text) in &judged {
+            if let Some(r) = matching(&self.deny, part).or_else(|| matching(&self.deny, text)) {
                 return Decision::Deny(format!("`{part}` is denied by `{r}` ({})", r.source));
             }
         }
-        for part in &parts {
-            if let Some(r) = matching(&self.ask, part) {
+        for (part, text) in &judged {
+            if let Some(r) = matching(&self.ask, part).or_else(|| matching(&self.ask, text)) {
                 return Decision::Ask(format!("`{part}`: `{r}` ({}) asks for approval", r.source));
             }
         }
@@ -270,7 +288,7 @@ impl Permissions {
             .any(|r| r.names_tool("Bash") && r.pattern.is_none());
         if let Some(why) = uncertain.filter(|_| !bare) {
             return Decision::Ask(format!(
-                "no allow rule covers this command: {why}; run something simpler, or use the typed tools"
+                "no allow rule covers this command: {why}; run something simpler (plain words, no `$`, no redirection into files), or use the typed tools"
             ));
         }
         match parts
@@ -409,53 +427,43 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// `git diff:*` is a prefix; `ls *` a wildcard; anything else exact.
-/// Why a command line is beyond what prefix rules can vouch for, if it is.
-fn uncertain_shell(command: &str) -> Option<String> {
-    for (token, why) in [
-        ("`", "a command substitution (backticks)"),
-        ("$(", "a command substitution"),
-        ("<(", "a process substitution"),
-        (">(", "a process substitution"),
-        ("\\", "a backslash escape"),
-        ("<<", "a here-document"),
-    ] {
-        if command.contains(token) {
-            return Some(why.to_string());
-        }
-    }
-    // A redirection into a file writes it (`>/dev/null` and `2>&1` are fine).
-    let redirect = regex::Regex::new(r"(?:^|[^0-9&])>>?\s*([^\s&|;]+)").ok()?;
-    for caps in redirect.captures_iter(command) {
-        let target = caps.get(1).map_or("", |m| m.as_str());
-        if target != "/dev/null" && !target.starts_with('&') {
-            return Some(format!("a redirection into `{target}`"));
-        }
-    }
-    let words: Vec<&str> = command.split_whitespace().collect();
-    let dangerous = words.iter().find(|w| {
-        let w = w.trim_matches(['"', '\'']);
+/// An option that makes a reading command write, run or read outside, if `words` has one.
+fn dangerous_option(words: &[String]) -> Option<String> {
+    let program = words.first().map(String::as_str).unwrap_or_default();
+    let found = words.iter().skip(1).find(|w| {
         w.starts_with("--output")
             || w.starts_with("--no-index")
             || matches!(
-                w,
-                "-exec" | "-execdir" | "-delete" | "-ok" | "-fprint" | "-fprintf" | "-fls"
+                w.as_str(),
+                "-exec"
+                    | "-execdir"
+                    | "-delete"
+                    | "-ok"
+                    | "-okdir"
+                    | "-fprint"
+                    | "-fprintf"
+                    | "-fls"
+                    | "-fprint0"
             )
             || w.starts_with("--exec")
             || w.starts_with("--upload-pack")
             || w.starts_with("--receive-pack")
-            || w.starts_with("-c") && words.first().is_some_and(|c| *c == "git")
+            || w.starts_with("--ext-diff")
+            || w.starts_with("--open-files-in-pager")
+            || (program == "git"
+                && (w.starts_with("-c")
+                    || w.starts_with("-C")
+                    || w.starts_with("--git-dir")
+                    || w.starts_with("--work-tree")
+                    || w.starts_with("--config-env")))
+            || (program == "sed"
+                && ((w.starts_with('-') && !w.starts_with("--") && w.contains('i'))
+                    || w.starts_with("--in-place")))
     });
-    if let Some(w) = dangerous {
-        return Some(format!("the option `{w}`"));
-    }
-    let sed_in_place = words
-        .windows(2)
-        .any(|p| p[0] == "sed" && p[1].starts_with('-') && p[1].contains('i'))
-        || words.iter().any(|w| w.starts_with("--in-place"));
-    sed_in_place.then(|| "an in-place edit (`sed -i`)".to_string())
+    found.map(|w| format!("the option `{w}`"))
 }
 
+/// `git diff:*` is a prefix; `ls *` a wildcard; anything else exact.
 fn shell_matches(pattern: &str, command: &str) -> bool {
     let command = command.trim();
     if let Some(prefix) = pattern.strip_suffix(":*") {
@@ -488,112 +496,6 @@ fn regex_escape(s: &str) -> String {
         .collect()
 }
 
-/// The simple commands of a shell command line, outside quotes: split on `&&`, `||`, `;`,
-/// `|`, `&` and newlines; the insides of `$(…)` and backticks are commands too.
-pub fn split_shell(command: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let chars: Vec<char> = command.chars().collect();
-    let mut i = 0;
-    let mut quote: Option<char> = None;
-    while i < chars.len() {
-        let c = chars[i];
-        match quote {
-            Some(q) => {
-                if c == q {
-                    quote = None;
-                } else if q == '"' && c == '$' && chars.get(i + 1) == Some(&'(') {
-                    let (inner, end) = until_close(&chars, i + 2);
-                    parts.extend(split_shell(&inner));
-                    current.push_str(&chars[i..end].iter().collect::<String>());
-                    i = end;
-                    continue;
-                }
-                current.push(c);
-            }
-            None => match c {
-                '\'' | '"' => {
-                    quote = Some(c);
-                    current.push(c);
-                }
-                '\\' => {
-                    current.push(c);
-                    if let Some(n) = chars.get(i + 1) {
-                        current.push(*n);
-                        i += 1;
-                    }
-                }
-                '$' if chars.get(i + 1) == Some(&'(') => {
-                    let (inner, end) = until_close(&chars, i + 2);
-                    parts.extend(split_shell(&inner));
-                    current.push_str(&chars[i..end].iter().collect::<String>());
-                    i = end;
-                    continue;
-                }
-                '`' => {
-                    let end = chars[i + 1..]
-                        .iter()
-                        .position(|c| *c == '`')
-                        .map_or(chars.len(), |p| i + 1 + p);
-                    let inner: String = chars[i + 1..end].iter().collect();
-                    parts.extend(split_shell(&inner));
-                    current.push_str(
-                        &chars[i..(end + 1).min(chars.len())]
-                            .iter()
-                            .collect::<String>(),
-                    );
-                    i = end + 1;
-                    continue;
-                }
-                // `2>&1`, `&>file`, `>&2` are redirections, not separators.
-                '&' if i > 0 && matches!(chars[i - 1], '>' | '<')
-                    || chars.get(i + 1) == Some(&'>') =>
-                {
-                    current.push(c);
-                }
-                ';' | '\n' | '|' | '&' => {
-                    push_part(&mut parts, &mut current);
-                    // `&&`, `||`: skip the second character.
-                    if (c == '&' || c == '|') && chars.get(i + 1) == Some(&c) {
-                        i += 1;
-                    }
-                }
-                _ => current.push(c),
-            },
-        }
-        i += 1;
-    }
-    push_part(&mut parts, &mut current);
-    parts
-}
-
-fn until_close(chars: &[char], start: usize) -> (String, usize) {
-    let mut depth = 1;
-    let mut i = start;
-    while i < chars.len() {
-        match chars[i] {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return (chars[start..i].iter().collect(), i + 1);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    (chars[start..].iter().collect(), chars.len())
-}
-
-fn push_part(parts: &mut Vec<String>, current: &mut String) {
-    let part = current.trim();
-    if !part.is_empty() {
-        parts.push(part.to_string());
-    }
-    current.clear();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,28 +520,6 @@ mod tests {
 
     fn bash(p: &Permissions, cmd: &str) -> Decision {
         p.check("Bash", &json!({"command": cmd}), Risk::Execute)
-    }
-
-    #[test]
-    fn splits_compound_commands() {
-        assert_eq!(
-            split_shell("git status && git diff | head; ls"),
-            ["git status", "git diff", "head", "ls"]
-        );
-        assert_eq!(
-            split_shell("echo 'a && b' || rm -rf x"),
-            ["echo 'a && b'", "rm -rf x"]
-        );
-        assert_eq!(
-            split_shell("echo $(rm -rf /) done"),
-            ["rm -rf /", "echo $(rm -rf /) done"]
-        );
-        assert_eq!(split_shell("echo `whoami`"), ["whoami", "echo `whoami`"]);
-        assert_eq!(split_shell("sleep 1 & kill %1"), ["sleep 1", "kill %1"]);
-        assert_eq!(
-            split_shell("make 2>&1 | tee log &> out"),
-            ["make 2>&1", "tee log &> out"]
-        );
     }
 
     #[test]
@@ -833,6 +713,15 @@ mod tests {
             "git diff --output=/tmp/x",
             "git diff --no-index /etc/passwd README.md",
             "git diff > apps/web/deployment.yaml",
+            "git() { touch x; }; git diff",
+            "GIT_EXTERNAL_DIFF=./x.sh git diff",
+            "git diff $(printf -- --output)=x",
+            "git diff *",
+            "git diff {--output=x,HEAD}",
+            "git -c diff.external=./x.sh diff",
+            "git diff \\
+--output=x",
+            "git diff \"unterminated",
         ] {
             assert!(!matches!(bash(&p, attack), Decision::Allow), "{attack}");
         }
@@ -840,6 +729,14 @@ mod tests {
             bash(&p, "git diff HEAD~1 -- apps 2>/dev/null"),
             Decision::Allow
         );
+        // Quoting does not hide a command from its rule, nor does it need to be avoided.
+        assert_eq!(bash(&p, "\"git\" 'diff' -- 'apps/web'"), Decision::Allow);
+        let deny = perms(&["Bash"], &[], &["Bash(rm:*)"]);
+        assert!(matches!(bash(&deny, "\"r\"m -rf apps"), Decision::Deny(_)));
+        assert!(matches!(
+            bash(&deny, "echo \"$(rm -rf apps)\""),
+            Decision::Deny(_)
+        ));
         // A bare Bash rule allows every command (the sandbox and the gates still apply).
         assert_eq!(
             bash(&perms(&["Bash"], &[], &[]), "git diff <(true)"),

@@ -211,6 +211,7 @@ impl ApprovalRule {
                 "production",
                 "promotion",
                 "control",
+                "destination",
             ]
             .contains(&r.as_str())
         {
@@ -233,8 +234,8 @@ impl ApprovalRule {
 
     /// Whether this rule speaks for a reason of this code at all: a rule naming `reason=`
     /// answers those reasons; else a `kind=` rule answers only the `kind` reason; production
-    /// is answered only by a rule naming `env=` (or `reason=production`); the exact id of a
-    /// change answers all its reasons.
+    /// is answered only by a rule naming `env=` (or `reason=production`), a destination
+    /// change only by `reason=destination`; the exact id of a change answers all its reasons.
     fn answers(&self, code: crate::risk::ReasonCode, request: &ApprovalRequest) -> bool {
         use crate::risk::ReasonCode;
         if self.exact_id.as_deref() == Some(request.id.as_str()) {
@@ -245,6 +246,10 @@ impl ApprovalRule {
         }
         if self.kind.is_some() {
             return code == ReasonCode::Kind;
+        }
+        // What a deployer deploys, or where, is answered only by `reason=destination`.
+        if code == ReasonCode::Destination {
+            return false;
         }
         if code == ReasonCode::Production {
             return self.env.is_some();
@@ -292,6 +297,7 @@ const REASON_SAMPLES: &[&str] = &[
     "production",
     "promotion",
     "control",
+    "destination",
 ];
 
 /// Approval rules for runs without a person.

@@ -53,6 +53,9 @@ pub struct Config {
     pub argocd: ArgoCdConfig,
     /// The shell's sandbox.
     pub shell: ShellConfig,
+    /// Which clusters, contexts, API servers, namespaces and folders are which environment,
+    /// and which are production (`[environments.NAME]`).
+    pub environments: BTreeMap<String, crate::environments::EnvironmentSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -123,6 +123,26 @@ impl ControlFiles {
     }
 }
 
+/// The files among `words` (a command and its arguments, relative to `base`) that exist
+/// inside `base`'s repository or anywhere named absolutely: scripts a hook or an `exec`
+/// plugin runs. Words that are options or do not name an existing file are skipped.
+pub fn files_named(words: &[String], base: &Path) -> Vec<PathBuf> {
+    words
+        .iter()
+        .filter(|w| !w.is_empty() && !w.starts_with('-'))
+        .map(|w| w.split_once('=').map_or(w.as_str(), |(_, v)| v))
+        .map(|w| {
+            let p = Path::new(w);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        })
+        .filter(|p| p.is_file())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -248,7 +248,21 @@ impl Run<'_> {
         };
         let plan = self.plan(t, tool, &input).await?;
         let turn = self.changes.exclusive().await;
-        let review = self.changes.gate().review_plan(&plan).await;
+        // The person said which environment this context is (`--context ENV=CONTEXT`).
+        let declared = self
+            .options
+            .contexts
+            .get(&t.env)
+            .map(|context| {
+                let spec = crate::environments::EnvironmentSpec {
+                    contexts: vec![context.clone()],
+                    ..Default::default()
+                };
+                (t.env.clone(), spec)
+            })
+            .into_iter()
+            .collect();
+        let review = self.changes.gate().review_plan_with(&plan, &declared).await;
         let step_input = json!({"app": self.options.app, "env": t.env, "context": t.context});
         let caller = Caller {
             agent: "deploy",

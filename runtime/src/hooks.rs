@@ -171,6 +171,13 @@ impl HookSet {
         self.entries.is_empty()
     }
 
+    /// Every hook's command line (for finding the scripts they run).
+    pub fn commands(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.handler.command.as_deref())
+    }
+
     /// Whether any hook listens to `event` (for `target`, a tool name).
     pub fn wants(&self, event: &str, target: Option<&str>) -> bool {
         self.matching(event, target).next().is_some()

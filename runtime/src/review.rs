@@ -7,6 +7,7 @@
 //! The gate fails when the change breaks a build or brings a new error finding; findings the
 //! repository already had are counted but do not block an unrelated change.
 
+use crate::environments::{Environments, Placement};
 use crate::gates::{Checked, check_rendered, kubectl_version, parse_objects};
 use crate::policy::{self, Finding, PolicyConfig, Severity};
 use crate::risk::{self, Assessment, Level};
@@ -17,7 +18,7 @@ use agentops_tools::kustomize::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -152,6 +153,8 @@ pub struct ChangeGate {
     cache_dir: Option<PathBuf>,
     timeout: Duration,
     salt: OnceCell<String>,
+    /// `agentops.toml [environments]`.
+    environments: BTreeMap<String, crate::environments::EnvironmentSpec>,
 }
 
 impl ChangeGate {
@@ -168,37 +171,55 @@ impl ChangeGate {
             cache_dir,
             timeout,
             salt: OnceCell::new(),
+            environments: BTreeMap::new(),
         }
+    }
+
+    /// The `[environments]` table that places overlays and clusters.
+    pub fn with_environments(
+        mut self,
+        table: BTreeMap<String, crate::environments::EnvironmentSpec>,
+    ) -> Self {
+        self.environments = table;
+        self
+    }
+
+    /// The repository's environments as they are now (its Applications and Flux
+    /// Kustomizations are read once per review).
+    fn environments(&self) -> Environments {
+        Environments::scan(&self.root, &self.environments)
     }
 
     /// Gates a planned cluster change: its rendered source must build and pass schema and
     /// policies (every error counts: it is about to be deployed), and its live → desired
     /// diff sets the risk (a production target is high).
     pub async fn review_plan(&self, plan: &agentops_tools::MutationPlan) -> Review {
-        // Where it lands decides: a production cluster is production whatever the folder.
-        let production = plan
-            .target
-            .split([' ', '/'])
-            .chain(plan.environment.as_deref())
-            .find(|t| risk::is_production(t));
-        let from_source = plan
-            .source
-            .as_deref()
-            .and_then(|s| self.deployed_environment(s).or_else(|| environment_of(s)));
-        let environment = if let Some(p) = production {
-            Some(p.to_string())
-        } else if from_source.as_deref().is_some_and(risk::is_production) {
-            from_source
-        } else {
-            // A cluster whose environment nothing names is treated as production.
-            Some(
-                plan.environment
-                    .clone()
-                    .or(from_source)
-                    .unwrap_or_else(|| "production (unknown environment)".to_string()),
-            )
+        self.review_plan_with(plan, &BTreeMap::new()).await
+    }
+
+    /// [`ChangeGate::review_plan`] with environments a person declared for this run (deploy's
+    /// `--context ENV=CONTEXT`) added to the table; production still wins.
+    pub async fn review_plan_with(
+        &self,
+        plan: &agentops_tools::MutationPlan,
+        declared: &BTreeMap<String, crate::environments::EnvironmentSpec>,
+    ) -> Review {
+        // Where it lands decides, from facts: the cluster's server, name and namespace (the
+        // table, the Applications deploying there), then the rendered folder. A cluster
+        // nothing places is production.
+        let mut table = self.environments.clone();
+        for (name, spec) in declared {
+            let entry = table.entry(name.clone()).or_default();
+            entry.contexts.extend(spec.contexts.iter().cloned());
+            entry.servers.extend(spec.servers.iter().cloned());
+        }
+        let envs = Environments::scan(&self.root, &table);
+        let cluster = envs.of_cluster(&plan.cluster);
+        let from_source = plan.source.as_deref().and_then(|s| envs.of_path(s));
+        let placement = match from_source {
+            Some(s) if s.production && !cluster.production => s,
+            _ => cluster,
         };
-        let target_env = environment.clone();
         let mut checked = Checked {
             ok: true,
             objects: plan.after.len(),
@@ -216,7 +237,12 @@ impl ChangeGate {
                 .findings
                 .iter()
                 .any(|f| f.severity == Severity::Error);
-        let risk = risk::classify(&plan.before, &plan.after, target_env.as_deref());
+        let risk = risk::classify_in(
+            &plan.before,
+            &plan.after,
+            Some(&placement.name),
+            placement.production,
+        );
         Review {
             files: plan.source.iter().cloned().collect(),
             units: vec![UnitReview {
@@ -225,7 +251,7 @@ impl ChangeGate {
                     None => plan.target.clone(),
                 },
                 unit: UnitKind::Cluster,
-                environment,
+                environment: Some(placement.name.clone()),
                 passed,
                 error: checked.error,
                 new_findings: checked
@@ -309,14 +335,18 @@ impl ChangeGate {
             files: rels.iter().map(|r| r.display().to_string()).collect(),
             units: Vec::new(),
         };
+        let envs = self.environments();
         for rel in &manifests {
             let read = |p: PathBuf| std::fs::read_to_string(p).ok();
-            review.units.push(self.review_manifest(&FileChange {
-                path: self.root.join(rel),
-                rel: rel.display().to_string(),
-                before: read(base.join(rel)),
-                after: read(self.root.join(rel)),
-            }));
+            review.units.push(self.review_manifest(
+                &envs,
+                &FileChange {
+                    path: self.root.join(rel),
+                    rel: rel.display().to_string(),
+                    before: read(base.join(rel)),
+                    after: read(self.root.join(rel)),
+                },
+            ));
         }
         let salt = self.salt.get_or_init(kubectl_version).await.clone();
         let jobs = overlays.iter().map(|rel| {
@@ -326,6 +356,7 @@ impl ChangeGate {
                 (self.root.join(rel), true),
                 &salt,
                 base,
+                &envs,
             )
         });
         review
@@ -347,9 +378,10 @@ impl ChangeGate {
             files: changes.iter().map(|c| c.rel.clone()).collect(),
             units: Vec::new(),
         };
+        let envs = self.environments();
         for change in changes {
             if manifests.contains(&change.path) {
-                review.units.push(self.review_manifest(change));
+                review.units.push(self.review_manifest(&envs, change));
             }
         }
         if overlays.is_empty() {
@@ -376,31 +408,13 @@ impl ChangeGate {
                 (staged, false),
                 &salt,
                 staging.path(),
+                &envs,
             )
         });
         review
             .units
             .extend(futures_util::future::join_all(jobs).await);
         Ok(review)
-    }
-
-    /// The environment of `rel` from the Argo CD Applications that deploy it (their
-    /// destination, name, label): production when any of them is.
-    fn deployed_environment(&self, rel: &str) -> Option<String> {
-        let rel = rel.trim_end_matches('/');
-        let envs: Vec<String> = agentops_tools::argocd::applications_in(&self.root)
-            .into_iter()
-            .filter(|(_, app)| {
-                app["spec"]["source"]["path"]
-                    .as_str()
-                    .is_some_and(|p| p.trim_end_matches('/').trim_start_matches("./") == rel)
-            })
-            .filter_map(|(_, app)| risk::application_environment(&app))
-            .collect();
-        envs.iter()
-            .find(|e| risk::is_production(e))
-            .or(envs.first())
-            .cloned()
     }
 
     /// Renders `dir` if it has a kustomization (through the cache when `cached`).
@@ -427,11 +441,10 @@ impl ChangeGate {
         (after_dir, after_cached): (PathBuf, bool),
         salt: &str,
         staging_root: &Path,
+        envs: &Environments,
     ) -> UnitReview {
         let rel_s = rel.display().to_string();
-        let environment = self
-            .deployed_environment(&rel_s)
-            .or_else(|| environment_of(&rel_s));
+        let placement = envs.of_path(&rel_s);
         let before = self.render_dir(&before_dir, salt, before_cached).await;
         let mut after = self
             .render_dir(&after_dir, salt, after_cached)
@@ -466,7 +479,7 @@ impl ChangeGate {
         self.unit(
             rel_s,
             UnitKind::Overlay,
-            environment,
+            placement,
             before_checked,
             after_checked,
             &before_objects,
@@ -475,7 +488,7 @@ impl ChangeGate {
         )
     }
 
-    fn review_manifest(&self, change: &FileChange) -> UnitReview {
+    fn review_manifest(&self, envs: &Environments, change: &FileChange) -> UnitReview {
         let parse = |text: Option<&str>| -> Result<Vec<Value>, String> {
             text.map_or(Ok(Vec::new()), |t| {
                 parse_objects(t).map(|objs| objs.into_iter().filter(is_object).collect())
@@ -513,29 +526,50 @@ impl ChangeGate {
         let before_objects = before.unwrap_or_default();
         let after_objects = after.unwrap_or_default();
         let diff = rendered_diff(&before_objects, &after_objects, &change.rel);
-        // An Application is where it points, before or after the change, not where it lives.
-        let pointed: Vec<String> = before_objects
+        // A deployer (Application, Flux Kustomization) is where it points, before or after
+        // the change, not where it lives; other manifests are where their folder is.
+        let pointed: Vec<Placement> = before_objects
             .iter()
             .chain(&after_objects)
-            .filter(|o| o["kind"] == "Application")
-            .filter_map(risk::application_environment)
+            .filter_map(|o| envs.of_deploying_object(o, &change.rel))
             .collect();
-        let environment = pointed
+        let placement = pointed
             .iter()
-            .find(|e| risk::is_production(e))
+            .find(|p| p.production)
             .cloned()
-            .or_else(|| environment_of(&change.rel))
+            .or_else(|| envs.of_path(&change.rel))
             .or_else(|| pointed.first().cloned());
-        self.unit(
+        let before_ids: BTreeSet<String> = before_objects
+            .iter()
+            .map(crate::policy::object_id)
+            .collect();
+        let new_clusters: Vec<String> = after_objects
+            .iter()
+            .filter(|o| !before_ids.contains(&crate::policy::object_id(o)))
+            .filter(|o| envs.introduces_cluster(o))
+            .map(crate::policy::object_id)
+            .collect();
+        let mut unit = self.unit(
             change.rel.clone(),
             UnitKind::Manifest,
-            environment,
+            placement,
             before_checked,
             after_checked,
             &before_objects,
             &after_objects,
             diff,
-        )
+        );
+        for id in new_clusters {
+            unit.risk.reasons.push(risk::Reason {
+                code: risk::ReasonCode::Destination,
+                kinds: vec![id.split('/').next().unwrap_or_default().to_string()],
+                message: format!(
+                    "{id} deploys to a cluster nothing in the repository or agentops.toml [environments] places yet"
+                ),
+            });
+            unit.risk.level = risk::Level::High;
+        }
+        unit
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -543,7 +577,7 @@ impl ChangeGate {
         &self,
         path: String,
         unit: UnitKind,
-        environment: Option<String>,
+        placement: Option<Placement>,
         before: Option<Checked>,
         after: Checked,
         before_objects: &[Value],
@@ -566,8 +600,14 @@ impl ChangeGate {
         let risk = if breaks_build {
             risk::classify(before_objects, before_objects, None)
         } else {
-            risk::classify(before_objects, after_objects, environment.as_deref())
+            risk::classify_in(
+                before_objects,
+                after_objects,
+                placement.as_ref().map(|p| p.name.as_str()),
+                placement.as_ref().is_some_and(|p| p.production),
+            )
         };
+        let environment = placement.map(|p| p.name);
         UnitReview {
             path,
             unit,
@@ -661,37 +701,10 @@ fn mirror(root: &Path, stage: &Path, changes: &[FileChange]) -> std::io::Result<
     Ok(())
 }
 
-/// The environment a path names: the folder after `overlays/`, else a production-looking
-/// folder, else a folder named like a usual environment.
+/// The environment a path's folders name (`overlays/<env>`, a production or usual
+/// environment word): the fallback when no fact places it.
 pub fn environment_of(rel: &str) -> Option<String> {
-    let parts: Vec<&str> = rel.split('/').collect();
-    if let Some(i) = parts.iter().position(|p| *p == "overlays")
-        && let Some(env) = parts.get(i + 1)
-    {
-        return Some((*env).to_string());
-    }
-    let dirs = &parts[..parts
-        .len()
-        .saturating_sub(1)
-        .max(usize::from(parts.len() == 1))];
-    dirs.iter()
-        .find(|p| risk::is_production(p))
-        .or_else(|| {
-            dirs.iter().find(|p| {
-                matches!(
-                    p.to_ascii_lowercase().as_str(),
-                    "dev"
-                        | "development"
-                        | "test"
-                        | "qa"
-                        | "staging"
-                        | "stage"
-                        | "nonprod"
-                        | "preprod"
-                )
-            })
-        })
-        .map(|p| (*p).to_string())
+    crate::environments::folder_environment(rel)
 }
 
 /// A diff of two object lists as YAML, objects in a stable order, Secret values redacted.
@@ -747,5 +760,62 @@ mod tests {
         assert!(risk::is_production("eks-production"));
         assert!(risk::is_production("context eks-prd-1"));
         assert!(!risk::is_production("products") && !risk::is_production("reproduce"));
+    }
+
+    fn plan(context: &str, server: &str) -> agentops_tools::MutationPlan {
+        let obj = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "web"}, "data": {"a": "1"}});
+        let mut after = obj.clone();
+        after["data"]["a"] = "2".into();
+        agentops_tools::MutationPlan {
+            target: format!("context {context}"),
+            source: None,
+            cluster: agentops_tools::ClusterFacts {
+                context: Some(context.into()),
+                server: Some(server.into()),
+                name: None,
+                namespace: Some("web".into()),
+            },
+            before: vec![obj],
+            after: vec![after],
+            diff: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cluster_change_is_placed_by_the_context_s_server_not_its_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("argocd")).unwrap();
+        std::fs::write(
+            root.join("argocd/web.yaml"),
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web-prod\nspec:\n  source:\n    path: apps/web/overlays/prod\n  destination:\n    server: https://prod.k8s.example.com\n    namespace: web\n",
+        )
+        .unwrap();
+        let gate = ChangeGate::new(root, PolicyConfig::default(), None, RENDER_TIMEOUT);
+        // A context called `dev` that reaches the prod API server.
+        let review = gate
+            .review_plan(&plan("dev", "https://prod.k8s.example.com"))
+            .await;
+        let unit = &review.units[0];
+        assert!(
+            unit.risk
+                .reasons
+                .iter()
+                .any(|r| r.code == risk::ReasonCode::Production),
+            "{unit:?}"
+        );
+        // A dev-named context on a server nothing places is production too (unknown).
+        let review = gate
+            .review_plan(&plan("kind-dev", "https://127.0.0.1:6443"))
+            .await;
+        assert!(
+            review.units[0]
+                .risk
+                .reasons
+                .iter()
+                .any(|r| r.code == risk::ReasonCode::Production),
+            "{:?}",
+            review.units[0]
+        );
     }
 }

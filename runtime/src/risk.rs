@@ -77,6 +77,9 @@ pub enum ReasonCode {
     Promotion,
     /// A control file changes (settings, agents, CI, kubeconfig; see `crate::control`).
     Control,
+    /// What a deployer deploys, or where, changes: an Argo CD Application's destination,
+    /// source or sync policy, a Flux Kustomization's path, target or cluster.
+    Destination,
 }
 
 impl ReasonCode {
@@ -88,6 +91,7 @@ impl ReasonCode {
             ReasonCode::Production => "production",
             ReasonCode::Promotion => "promotion",
             ReasonCode::Control => "control",
+            ReasonCode::Destination => "destination",
         }
     }
 }
@@ -149,29 +153,85 @@ pub fn is_production(environment: &str) -> bool {
         .any(|word| matches!(word, "prod" | "production" | "prd"))
 }
 
-/// The environment an Argo CD Application deploys to, from facts: its destination
-/// (namespace, cluster name, API server), its name and `environment` label. The production
-/// one wins when any of them says production.
-pub fn application_environment(app: &Value) -> Option<String> {
-    let spec = &app["spec"];
-    let facts = [
-        app["metadata"]["labels"]["environment"].as_str(),
-        spec["destination"]["namespace"].as_str(),
-        spec["destination"]["name"].as_str(),
-        spec["destination"]["server"].as_str(),
-        app["metadata"]["name"].as_str(),
-    ];
-    facts
-        .iter()
-        .flatten()
-        .find(|f| is_production(f))
-        .or(facts[0].as_ref())
-        .map(|f| f.to_string())
+/// Classifies the change from `before` to `after` (an overlay's rendered objects), aimed at
+/// `environment` (an overlay name or cluster; `None` when unknown), production when its name
+/// says so.
+pub fn classify(before: &[Value], after: &[Value], environment: Option<&str>) -> Assessment {
+    classify_in(
+        before,
+        after,
+        environment,
+        environment.is_some_and(is_production),
+    )
 }
 
-/// Classifies the change from `before` to `after` (an overlay's rendered objects), aimed at
-/// `environment` (an overlay name or cluster; `None` when unknown).
-pub fn classify(before: &[Value], after: &[Value], environment: Option<&str>) -> Assessment {
+/// The fields of a deployer that say what it deploys and where.
+const DESTINATION_FIELDS: &[(&str, &str)] = &[
+    ("Application", "/spec/destination"),
+    ("Application", "/spec/source/path"),
+    ("Application", "/spec/source/repoURL"),
+    ("Application", "/spec/source/targetRevision"),
+    ("Application", "/spec/sources"),
+    ("Application", "/spec/syncPolicy"),
+    ("Application", "/spec/project"),
+    ("Kustomization", "/spec/path"),
+    ("Kustomization", "/spec/targetNamespace"),
+    ("Kustomization", "/spec/kubeConfig"),
+    ("Kustomization", "/spec/sourceRef"),
+    ("Kustomization", "/spec/prune"),
+];
+
+/// Whether `obj` deploys something (an Argo CD Application or a Flux Kustomization).
+fn is_deployer(obj: &Value) -> bool {
+    let api = obj["apiVersion"].as_str().unwrap_or("");
+    (obj["kind"] == "Application" && api.starts_with("argoproj.io/"))
+        || (obj["kind"] == "Kustomization" && api.starts_with("kustomize.toolkit.fluxcd.io/"))
+}
+
+/// One `destination` reason per deployer whose destination, source or sync policy changes.
+/// (A new deployer is judged by where it points — production is its own reason — and a
+/// deleted one is a delete.)
+pub fn destination_reasons(before: &[Value], after: &[Value]) -> Vec<Reason> {
+    let index = |objs: &[Value]| -> BTreeMap<String, Value> {
+        objs.iter()
+            .filter(|o| is_deployer(o))
+            .filter_map(|o| identity(o).map(|id| (id, o.clone())))
+            .collect()
+    };
+    let before = index(before);
+    let mut reasons = Vec::new();
+    for (id, new) in index(after) {
+        let Some(old) = before.get(&id) else {
+            continue;
+        };
+        let kind = kind_of(&new);
+        let changed: Vec<&str> = DESTINATION_FIELDS
+            .iter()
+            .filter(|(k, p)| *k == kind && old.pointer(p) != new.pointer(p))
+            .map(|(_, p)| *p)
+            .collect();
+        if !changed.is_empty() {
+            reasons.push(Reason {
+                code: ReasonCode::Destination,
+                kinds: vec![kind.clone()],
+                message: format!(
+                    "changes what or where {} deploys ({})",
+                    display(&new),
+                    changed.join(", ")
+                ),
+            });
+        }
+    }
+    reasons
+}
+
+/// [`classify`] where the caller knows from facts whether `environment` is production.
+pub fn classify_in(
+    before: &[Value],
+    after: &[Value],
+    environment: Option<&str>,
+    production: bool,
+) -> Assessment {
     let index = |objs: &[Value]| -> BTreeMap<String, Value> {
         objs.iter()
             .filter_map(|o| identity(o).map(|id| (id, o.clone())))
@@ -232,10 +292,8 @@ pub fn classify(before: &[Value], after: &[Value], environment: Option<&str>) ->
             });
         }
     }
-    if !changes.is_empty()
-        && let Some(env) = environment
-        && is_production(env)
-    {
+    if !changes.is_empty() && production {
+        let env = environment.unwrap_or("production");
         let mut kinds: Vec<String> = changes
             .iter()
             .map(|c| c.object.split('/').next().unwrap_or("").to_string())
@@ -248,6 +306,10 @@ pub fn classify(before: &[Value], after: &[Value], environment: Option<&str>) ->
             message: format!("targets production ({env})"),
         });
     }
+    reasons.extend(destination_reasons(
+        &before.values().cloned().collect::<Vec<_>>(),
+        &after.values().cloned().collect::<Vec<_>>(),
+    ));
     Assessment {
         level: if reasons.is_empty() {
             Level::Low

@@ -77,6 +77,7 @@ impl Workspace {
             Some(self.render_cache()),
             RENDER_TIMEOUT,
         )
+        .with_environments(self.config.environments.clone())
     }
 
     /// The gated-change service every change of a run goes through, deciding approvals
@@ -94,12 +95,38 @@ impl Workspace {
             .with_control(control)
     }
 
-    /// This repository's control files: the fixed patterns, and the kubeconfig
-    /// `agentops.toml` names.
+    /// This repository's control files: the fixed patterns, the kubeconfig `agentops.toml`
+    /// names and the programs its `exec` plugins run, and the scripts the settings' hooks
+    /// run — every file agentops itself executes or obeys outside the sandbox.
     pub fn control_files(&self) -> crate::control::ControlFiles {
         let mut control = crate::control::ControlFiles::new(&self.root);
         if let Some(k) = self.kubeconfig() {
+            let base = k
+                .parent()
+                .map_or_else(|| self.root.clone(), Path::to_path_buf);
+            for words in agentops_tools::kube::exec_commands(&k) {
+                for file in crate::control::files_named(&words, &base) {
+                    control.add(&file);
+                }
+            }
             control.add(&k);
+        }
+        let (hooks, _) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
+        let root = self.root.to_string_lossy();
+        for command in hooks.commands() {
+            let command = command
+                .replace("${CLAUDE_PROJECT_DIR}", &root)
+                .replace("$CLAUDE_PROJECT_DIR", &root);
+            let line = crate::shell_syntax::parse(&command);
+            for c in &line.commands {
+                let words = c
+                    .words
+                    .clone()
+                    .unwrap_or_else(|| c.text.split_whitespace().map(str::to_string).collect());
+                for file in crate::control::files_named(&words, &self.root) {
+                    control.add(&file);
+                }
+            }
         }
         control
     }
@@ -114,8 +141,11 @@ impl Workspace {
             timeout: self.config.commands.shell_timeout(),
             session_id: session_id.to_string(),
             agent: agent.to_string(),
-            // $KUBECONFIG, else ~/.kube/config; cluster tools always name their context.
-            kubeconfig: self.kubeconfig(),
+            // $KUBECONFIG, else ~/.kube/config; cluster tools always name their context. Read
+            // now: a change to it during the run reaches the next run only.
+            kubeconfig: agentops_tools::kube::KubeconfigSource::snapshot(
+                self.kubeconfig().as_deref(),
+            ),
             argocd: self.config.argocd.endpoint(&crate::providers::process_env),
             // Probed only where a shell may run (`engine`).
             sandbox: None,

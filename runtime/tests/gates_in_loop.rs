@@ -116,7 +116,12 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
                 false,
             )
             .ok(),
-            kubeconfig: Some(root.join("kubeconfig")).filter(|p| p.exists()),
+            kubeconfig: Some(root.join("kubeconfig"))
+                .filter(|p| p.exists())
+                .map_or_else(
+                    Default::default,
+                    agentops_tools::kube::KubeconfigSource::File,
+                ),
             // A test's setup may point the argocd tools at a fake: `server\ntoken`.
             argocd: std::fs::read_to_string(root.join("argocd-endpoint"))
                 .ok()
@@ -148,12 +153,24 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
         }),
         "test",
     );
+    // Which context is which environment: facts from the configuration, not names.
+    let environments = [("dev", "fake-dev"), ("prod", "shop-prod")]
+        .into_iter()
+        .map(|(env, context)| {
+            let spec = agentops_runtime::environments::EnvironmentSpec {
+                contexts: vec![context.to_string()],
+                ..Default::default()
+            };
+            (env.to_string(), spec)
+        })
+        .collect();
     let gate = ChangeGate::new(
         root.clone(),
         Default::default(),
         Some(root.join(".agentops/cache/render")),
         Duration::from_secs(60),
-    );
+    )
+    .with_environments(environments);
     let approver = Arc::new(ApprovalPolicy {
         approve: approve
             .iter()
@@ -768,7 +785,7 @@ async fn cluster_applies_are_gated_classified_and_approved() {
         .iter()
         .map(|x| x.message.clone())
         .collect();
-    assert_eq!(reasons, ["targets production (shop-prod)"]);
+    assert_eq!(reasons, ["targets production (prod)"]);
     assert_eq!(
         cluster
             .get("apps/v1", "Deployment", "web-dev", "web")
@@ -847,7 +864,7 @@ async fn an_argocd_sync_with_prune_is_a_delete_and_waits_for_approval() {
     );
     let r = run(
         vec![sync(), text("synced")],
-        &["reason=delete,kind=ConfigMap,env=web"],
+        &["reason=delete,kind=ConfigMap,env=nonprod"],
         endpoint,
     )
     .await;

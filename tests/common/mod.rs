@@ -175,3 +175,24 @@ pub fn result_of(out: &Output) -> serde_json::Value {
     serde_json::from_str(stdout(out).trim())
         .unwrap_or_else(|e| panic!("{e}: {}\nstderr: {}", stdout(out), stderr(out)))
 }
+
+/// `agentops run --output-format json ARGS…` against a **fake** model scripted with
+/// `replies`: the result object, its `exit_code` checked against the process's.
+pub async fn scripted_run(
+    sb: &Sandbox,
+    replies: Vec<agentops_testkit::Reply>,
+    args: &[&str],
+) -> serde_json::Value {
+    let server = agentops_testkit::FakeModelServer::start(replies).await;
+    let mut all = vec!["run", "--output-format", "json"];
+    all.extend_from_slice(args);
+    let out = run_with(sb, &server, &all);
+    let result = result_of(&out);
+    assert_eq!(
+        out.status.code(),
+        result["exit_code"].as_i64().map(|c| c as i32),
+        "{}",
+        stderr(&out)
+    );
+    result
+}

@@ -197,3 +197,24 @@ async fn echo_into_agentops_toml_is_not_covered_by_an_echo_rule_and_is_a_control
     );
     assert!(!sb.repo().join("agentops.toml").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_thousand_files_do_not_hide_a_production_change() {
+    // The old snapshot stopped at 50,000 files; the sandbox's change set has no cap.
+    let sb = shell_allowed();
+    let before = read(&sb, PROD);
+    let (result, code, _) = attack(
+        &sb,
+        &format!(
+            "mkdir -p junk && cd junk && seq 1 50001 | xargs touch && cd .. && sed -i 's/replicas: 4/replicas: 9/' {PROD}"
+        ),
+    )
+    .await;
+    assert_eq!(result["outcome"], "approval_required", "{result:#}");
+    assert_eq!(code, Some(3));
+    assert_eq!(read(&sb, PROD), before);
+    assert!(
+        !sb.repo().join("junk").exists(),
+        "part of a refused change set was applied"
+    );
+}

@@ -344,9 +344,18 @@ impl TypedTool for ArgoAppSyncTool {
             Ok(MutationPlan {
                 target: format!("argocd app {} -> {}", input.app, destination(&app)),
                 source: None,
-                environment: app["spec"]["destination"]["namespace"]
-                    .as_str()
-                    .map(str::to_string),
+                cluster: crate::tool::ClusterFacts {
+                    context: None,
+                    server: app["spec"]["destination"]["server"]
+                        .as_str()
+                        .map(str::to_string),
+                    name: app["spec"]["destination"]["name"]
+                        .as_str()
+                        .map(str::to_string),
+                    namespace: app["spec"]["destination"]["namespace"]
+                        .as_str()
+                        .map(str::to_string),
+                },
                 before: states
                     .iter()
                     .filter(kept)

@@ -36,6 +36,90 @@ pub enum KubeError {
     RolloutTimeout(String),
 }
 
+/// Where cluster tools find their kubeconfig.
+///
+/// A run takes a [`KubeconfigSource::snapshot`] when it starts: a kubeconfig changed during
+/// the run (it is a control file; a person may approve the change) takes effect from the next
+/// run, never within the one that changed it — its `exec` plugin cannot be swapped in mid-run.
+#[derive(Debug, Clone, Default)]
+pub enum KubeconfigSource {
+    /// `$KUBECONFIG`, else `~/.kube/config`, read when a cluster tool runs.
+    #[default]
+    Ambient,
+    /// This file, read when a cluster tool runs.
+    File(std::path::PathBuf),
+    /// Read once, when the run started (or why it could not be read).
+    Snapshot(std::sync::Arc<Result<Kubeconfig, String>>),
+}
+
+impl KubeconfigSource {
+    /// Reads `path` (`None`: `$KUBECONFIG`, else `~/.kube/config`) now, and keeps that copy.
+    pub fn snapshot(path: Option<&std::path::Path>) -> Self {
+        let read = match path {
+            Some(p) => Kubeconfig::read_from(p),
+            None => Kubeconfig::read(),
+        }
+        .map_err(|e| e.to_string());
+        Self::Snapshot(std::sync::Arc::new(read))
+    }
+
+    fn load(&self) -> Result<Kubeconfig, KubeError> {
+        match self {
+            Self::Ambient => Kubeconfig::read().map_err(|e| KubeError::Kubeconfig(e.to_string())),
+            Self::File(p) => {
+                Kubeconfig::read_from(p).map_err(|e| KubeError::Kubeconfig(e.to_string()))
+            }
+            Self::Snapshot(read) => match read.as_ref() {
+                Ok(k) => Ok(k.clone()),
+                Err(e) => Err(KubeError::Kubeconfig(format!(
+                    "{e} (read when the run started)"
+                ))),
+            },
+        }
+    }
+}
+
+/// What the kubeconfig says about `context`: its API server and namespace.
+pub fn cluster_facts(ctx: &ToolContext, context: &str) -> crate::tool::ClusterFacts {
+    let mut facts = crate::tool::ClusterFacts {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let Ok(config) = ctx.kubeconfig.load() else {
+        return facts;
+    };
+    let Some(named) = config.contexts.iter().find(|c| c.name == context) else {
+        return facts;
+    };
+    let Some(c) = named.context.as_ref() else {
+        return facts;
+    };
+    facts.namespace = c.namespace.clone();
+    facts.server = config
+        .clusters
+        .iter()
+        .find(|k| k.name == c.cluster)
+        .and_then(|k| k.cluster.as_ref()?.server.clone());
+    facts
+}
+
+/// The programs (command and arguments) the `exec` plugins of the kubeconfig at `path` run.
+pub fn exec_commands(path: &std::path::Path) -> Vec<Vec<String>> {
+    let Ok(config) = Kubeconfig::read_from(path) else {
+        return Vec::new();
+    };
+    config
+        .auth_infos
+        .iter()
+        .filter_map(|u| u.auth_info.as_ref()?.exec.as_ref())
+        .filter_map(|e| {
+            let mut words = vec![e.command.clone()?];
+            words.extend(e.args.clone().unwrap_or_default());
+            Some(words)
+        })
+        .collect()
+}
+
 impl KubeError {
     fn not_found(message: String) -> Self {
         KubeError::Api {
@@ -102,11 +186,7 @@ pub async fn client(ctx: &ToolContext, context: &str) -> Result<kube::Client, Ku
                 .into(),
         ));
     }
-    let kubeconfig = match &ctx.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path),
-        None => Kubeconfig::read(),
-    }
-    .map_err(|e| KubeError::Kubeconfig(e.to_string()))?;
+    let kubeconfig = ctx.kubeconfig.load()?;
     if !kubeconfig.contexts.iter().any(|c| c.name == context) {
         return Err(KubeError::UnknownContext {
             context: context.to_string(),
@@ -602,7 +682,7 @@ impl TypedTool for KubectlApplyTool {
             Ok(MutationPlan {
                 target: format!("context {}", input.context),
                 source: Some(rel),
-                environment: None,
+                cluster: cluster_facts(&ctx, &input.context),
                 before: runs
                     .iter()
                     .filter_map(|r| r.live.as_ref().map(normalize))

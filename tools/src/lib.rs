@@ -24,4 +24,6 @@ pub mod shell;
 pub mod tool;
 
 pub use registry::ToolRegistry;
-pub use tool::{ErrorKind, MutationPlan, Risk, Tool, ToolContext, ToolError, ToolOutput};
+pub use tool::{
+    ClusterFacts, ErrorKind, MutationPlan, Risk, Tool, ToolContext, ToolError, ToolOutput,
+};

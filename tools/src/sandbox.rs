@@ -183,9 +183,33 @@ impl SandboxConfig {
             git_changed: false,
         };
         collect(root, &upper, Path::new(""), false, &mut out);
-        // The work folder holds overlayfs's own files (some unreadable to us); best effort.
-        let _ = std::fs::remove_dir_all(&work);
+        // overlayfs leaves a mode-000 folder in `work`, and the command may have left
+        // unreadable folders in `upper`: make them ours to remove, then remove it all.
+        remove_all(dir.path());
         Ok(out)
+    }
+}
+
+/// Removes `dir`, first opening folders whose mode keeps their owner (us) out.
+fn remove_all(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| {
+            if e.file_type().is_dir() {
+                let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o700));
+            }
+            true
+        })
+        .flatten()
+    {
+        let _ = entry;
+    }
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        tracing::warn!("cannot remove the sandbox folder {}: {e}", dir.display());
     }
 }
 

@@ -37,13 +37,25 @@ pub struct MutationPlan {
     pub target: String,
     /// The repository folder rendered for it, if any: the gates check it first.
     pub source: Option<String>,
-    /// The environment the target is, when known (`prod`, `staging`, …).
-    pub environment: Option<String>,
+    /// The cluster it reaches, as the kubeconfig context or the Application says: the
+    /// runtime decides its environment from these facts, not from names alone.
+    pub cluster: ClusterFacts,
     /// The objects now (live) and as they would be after the call.
     pub before: Vec<Value>,
     pub after: Vec<Value>,
     /// A unified diff for people, Secret values redacted.
     pub diff: String,
+}
+
+/// A cluster a change reaches: what the kubeconfig context or the Argo CD Application says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterFacts {
+    pub context: Option<String>,
+    /// The API server URL.
+    pub server: Option<String>,
+    /// An Argo CD destination cluster name.
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// A planned mutation, or the error the model gets back.
@@ -80,8 +92,8 @@ pub struct ToolContext {
     pub session_id: String,
     /// The agent making the call.
     pub agent: String,
-    /// The kubeconfig for cluster tools (`None`: `$KUBECONFIG`, else `~/.kube/config`).
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig for cluster tools (a run's copy, taken when it starts).
+    pub kubeconfig: crate::kube::KubeconfigSource,
     /// The Argo CD API server for the argocd tools.
     pub argocd: Option<ArgoCdEndpoint>,
     /// The shell's sandbox (`None`: not available here; shell commands are refused).

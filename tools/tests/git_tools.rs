@@ -40,7 +40,7 @@ impl Repo {
                 timeout: std::time::Duration::from_secs(10),
                 session_id: "run-abc".into(),
                 agent: "platform-reviewer".into(),
-                kubeconfig: None,
+                kubeconfig: Default::default(),
                 argocd: None,
                 sandbox: None,
             },

@@ -33,7 +33,7 @@ impl Fixture {
                 timeout: std::time::Duration::from_secs(30),
                 session_id: "run-1".into(),
                 agent: "deployer".into(),
-                kubeconfig: Some(kubeconfig),
+                kubeconfig: agentops_tools::kube::KubeconfigSource::File(kubeconfig),
                 argocd: None,
                 sandbox: None,
             },
@@ -198,7 +198,10 @@ async fn apply_dry_runs_then_applies_with_agentops_as_field_manager() {
     // Real kubectl, a second client of the same fake, sees what was applied.
     let out = std::process::Command::new("kubectl")
         .args(["--kubeconfig"])
-        .arg(f.ctx.kubeconfig.as_ref().unwrap())
+        .arg(match &f.ctx.kubeconfig {
+            agentops_tools::kube::KubeconfigSource::File(p) => p.clone(),
+            other => panic!("the fixture names a file: {other:?}"),
+        })
         .args([
             "--context",
             "fake-dev",

@@ -247,6 +247,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         .and_then(RecorderHandle::id)
         .unwrap_or_else(session::new_id);
     let engine = engine(ws, provider, args, &plan, sink.clone(), log.as_ref())?;
+    let secrets = engine.secrets();
     let format = args.output_format;
     let prompting = asks_a_person(args);
     let printer = tokio::spawn(async move {
@@ -294,7 +295,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         },
     };
     let result = RunResult::of(ending, totals.clone(), &session_id, started.elapsed());
-    let value = result.to_value();
+    let value = result.to_value_redacting(&secrets);
     if let Some(log) = &log
         && let Err(e) = log.finish(&value)
     {

@@ -431,7 +431,7 @@ impl Repl {
             );
         }
         if let Some(log) = &self.log
-            && let Err(e) = log.finish(&result.to_value())
+            && let Err(e) = log.finish(&result.to_value_redacting(&self.engine.secrets()))
         {
             eprintln!("agentops: warning: the session log stopped: {e}");
         }

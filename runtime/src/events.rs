@@ -307,6 +307,8 @@ type Slot = Arc<Mutex<Option<Box<dyn Recorder>>>>;
 pub struct EventSink {
     tx: Option<mpsc::UnboundedSender<Event>>,
     recorder: Option<Slot>,
+    /// Values the repository makes secret, redacted along with everything the shapes find.
+    secrets: Arc<agentops_tools::redact::KnownSecrets>,
 }
 
 impl std::fmt::Debug for EventSink {
@@ -325,6 +327,7 @@ impl EventSink {
             Self {
                 tx: Some(tx),
                 recorder: None,
+                secrets: Arc::default(),
             },
             rx,
         )
@@ -343,10 +346,16 @@ impl EventSink {
         (self, RecorderHandle(slot))
     }
 
+    /// Also redacts `secrets` (the engine sets its workspace's) from every event.
+    pub fn with_secrets(mut self, secrets: Arc<agentops_tools::redact::KnownSecrets>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
     /// Sends `event` on: redacted first (tool inputs, messages, text, hook output: whatever a
     /// model or a tool wrote), then written to the session log, then to the front end.
     pub fn emit(&self, event: Event) {
-        let event = redacted(event);
+        let event = redacted(event, &self.secrets);
         if let Some(slot) = &self.recorder
             && let Ok(mut guard) = slot.lock()
             && let Some(recorder) = guard.as_mut()
@@ -369,12 +378,12 @@ impl EventSink {
 
 /// `event` with every string in it redacted (Secret values, tokens, keys). An event that
 /// cannot be read back after redaction (which would be a bug) keeps only its kind.
-fn redacted(event: Event) -> Event {
+fn redacted(event: Event, secrets: &agentops_tools::redact::KnownSecrets) -> Event {
     let Ok(mut value) = serde_json::to_value(&event) else {
         return event;
     };
     let before = value.clone();
-    agentops_tools::redact::redact_strings(&mut value);
+    secrets.redact_strings(&mut value);
     if value == before {
         return event;
     }

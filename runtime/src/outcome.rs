@@ -152,9 +152,14 @@ impl RunResult {
 
     /// The result object, every string in it redacted (the answer, refused inputs, errors).
     pub fn to_value(&self) -> Value {
+        self.to_value_redacting(&agentops_tools::redact::KnownSecrets::default())
+    }
+
+    /// [`RunResult::to_value`], also redacting the values the repository makes secret.
+    pub fn to_value_redacting(&self, secrets: &agentops_tools::redact::KnownSecrets) -> Value {
         let mut value = serde_json::to_value(self)
             .unwrap_or_else(|e| json!({"type": "result", "error": e.to_string()}));
-        agentops_tools::redact::redact_strings(&mut value);
+        secrets.redact_strings(&mut value);
         value
     }
 }

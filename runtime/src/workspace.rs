@@ -149,7 +149,14 @@ impl Workspace {
             argocd: self.config.argocd.endpoint(&crate::providers::process_env),
             // Probed only where a shell may run (`engine`).
             sandbox: None,
+            secrets: Arc::new(self.known_secrets()),
         }
+    }
+
+    /// Values the repository makes secret (its secret generators' inputs, `.env` files):
+    /// redacted wherever they appear.
+    pub fn known_secrets(&self) -> agentops_tools::redact::KnownSecrets {
+        agentops_tools::redact::KnownSecrets::scan(&self.root)
     }
 
     /// The shell's sandbox, probed here (a few ms); `None`, with a warning, where this machine
@@ -315,7 +322,7 @@ impl Workspace {
         let mut expansion =
             agentops_commands::expand(cmd, args, &self.expand_options(), &self.command_shell())?;
         // Inlined files and command output may hold Secrets: redacted before anyone sees them.
-        expansion.prompt = agentops_tools::redact::redact_text(&expansion.prompt);
+        expansion.prompt = self.known_secrets().redact_text(&expansion.prompt);
         Ok((cmd.clone(), expansion))
     }
 }

@@ -13,8 +13,16 @@ const CANARIES: &[&str] = &[
     "cnry-envfile-2b8",
     "cnry-dotenv-url-6a3",
     "cnry-gitconfig-8f0",
+    // Secret by meaning: keys and files that look like nothing, but end up in a Secret.
+    "cnry-meaning-env-3d9",
+    "cnry-meaning-file-7a1",
+    "cnry-meaning-literal-1f4",
+    "cnry-meaning-dotenv-0b6",
+    // Last: what the model itself writes into a tool call.
     "cnry-model-input-5c2",
 ];
+
+const MODEL_INPUT: usize = CANARIES.len() - 1;
 
 fn call(id: &str, name: &str, args: serde_json::Value) -> agentops_testkit::Reply {
     calls(&[(id, name, &args.to_string())])
@@ -47,8 +55,29 @@ async fn no_canary_leaves_the_repository() {
     );
     sb.write(
         ".env",
-        format!("DATABASE_URL=postgres://app:{}@db:5432/app\n", CANARIES[3]),
+        format!(
+            "DATABASE_URL=postgres://app:{}@db:5432/app\nAPP_MODE={}\n",
+            CANARIES[3], CANARIES[8]
+        ),
     );
+    // A generator whose env file, file and literal have ordinary names.
+    sb.write(
+        "apps/web/overlays/staging/settings.env",
+        format!("REGION=eu-west-1\nUPSTREAM={}\n", CANARIES[5]),
+    );
+    sb.write(
+        "apps/web/overlays/staging/upstream.conf",
+        format!("endpoint {}\n", CANARIES[6]),
+    );
+    let staging = sb
+        .repo()
+        .join("apps/web/overlays/staging/kustomization.yaml");
+    let mut kustomization = std::fs::read_to_string(&staging).unwrap();
+    kustomization.push_str(&format!(
+        "secretGenerator:\n  - name: upstream\n    envs:\n      - settings.env\n    files:\n      - upstream.conf\n    literals:\n      - MODE={}\n",
+        CANARIES[7]
+    ));
+    std::fs::write(&staging, kustomization).unwrap();
     std::fs::remove_dir_all(sb.repo().join(".git")).unwrap();
     git(&sb.repo(), &["init", "-q", "-b", "main"]);
     git(
@@ -73,7 +102,7 @@ async fn no_canary_leaves_the_repository() {
         call(
             "c3",
             "Bash",
-            json!({"command": "cat -n apps/web/base/db-secret.yaml apps/web/overlays/dev/app.env .env .git/config apps/web/overlays/dev/secrets.yaml"}),
+            json!({"command": "cat -n apps/web/base/db-secret.yaml apps/web/overlays/dev/app.env .env .git/config apps/web/overlays/dev/secrets.yaml apps/web/overlays/staging/*"}),
         ),
         call(
             "c4",
@@ -82,9 +111,19 @@ async fn no_canary_leaves_the_repository() {
         ),
         call("c5", "Read", json!({"file_path": ".env"})),
         call(
+            "c7",
+            "Read",
+            json!({"file_path": "apps/web/overlays/staging/settings.env"}),
+        ),
+        call(
+            "c8",
+            "git_diff",
+            json!({"path": "apps/web/overlays/staging"}),
+        ),
+        call(
             "c6",
             "Write",
-            json!({"file_path": "notes/creds.txt", "content": format!("api_key: {}\n", CANARIES[5])}),
+            json!({"file_path": "notes/creds.txt", "content": format!("api_key: {}\n", CANARIES[MODEL_INPUT])}),
         ),
         text(&format!("All read. By the way the token is {}.", "<none>")),
     ];
@@ -99,7 +138,7 @@ async fn no_canary_leaves_the_repository() {
     for r in server.requests() {
         sent.push_str(&r.body.to_string());
     }
-    for canary in &CANARIES[..5] {
+    for canary in &CANARIES[..MODEL_INPUT] {
         assert!(!sent.contains(canary), "{canary} reached the model");
     }
     let mut seen = String::new();
@@ -109,7 +148,7 @@ async fn no_canary_leaves_the_repository() {
         seen.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
     }
     assert!(
-        server.requests().len() >= 7,
+        server.requests().len() >= 9,
         "the script ran: {}",
         stderr(&out)
     );

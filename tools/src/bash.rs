@@ -43,6 +43,7 @@ impl TypedTool for BashTool {
     fn plan_execution(&self, input: BashInput, ctx: &ToolContext) -> Option<ExecFuture<'static>> {
         let sandbox = ctx.sandbox.clone()?;
         let (root, cwd) = (ctx.root.clone(), ctx.cwd.clone());
+        let secrets = ctx.secrets.clone();
         let timeout = input.timeout.map_or(ctx.timeout, |s| {
             Duration::from_secs(s.clamp(1, MAX_TIMEOUT_SECS))
         });
@@ -54,7 +55,7 @@ impl TypedTool for BashTool {
             .map_err(|e| ToolOutput::error(format!("tool task failed: {e}")))?
             .map_err(|e| ToolOutput::error(e.to_string()))?;
             Ok(Execution {
-                output: describe(run.result, timeout),
+                output: describe(run.result, timeout, &secrets),
                 changes: run.changes,
                 unsupported: run.unsupported,
                 git_changed: run.git_changed,
@@ -64,9 +65,13 @@ impl TypedTool for BashTool {
 }
 
 /// Exit code, stdout and stderr for the model, Secrets redacted.
-fn describe(mut r: ShellResult, timeout: Duration) -> ToolOutput {
-    r.stdout = crate::redact::redact_text(&r.stdout);
-    r.stderr = crate::redact::redact_text(&r.stderr);
+fn describe(
+    mut r: ShellResult,
+    timeout: Duration,
+    secrets: &crate::redact::KnownSecrets,
+) -> ToolOutput {
+    r.stdout = secrets.redact_text(&r.stdout);
+    r.stderr = secrets.redact_text(&r.stderr);
     let mut text = String::new();
     if r.timed_out {
         text.push_str(&format!("timed out after {}s\n", timeout.as_secs()));

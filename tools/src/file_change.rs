@@ -77,11 +77,14 @@ impl FileChange {
         }
     }
 
-    /// A unified diff of the file, for the model and for people.
+    /// A unified diff of the file, for the model and for people. Each side is redacted as a
+    /// whole before the diff is taken, so a hunk is redacted by the object it belongs to: a
+    /// Secret's value shown as context below its `data:` header is still hidden.
     pub fn diff(&self) -> String {
+        let side = |t: Option<&str>| crate::redact::redact_text(t.unwrap_or(""));
         unified_diff(
-            self.before.as_deref().unwrap_or(""),
-            self.after.as_deref().unwrap_or(""),
+            &side(self.before.as_deref()),
+            &side(self.after.as_deref()),
             &format!("a/{}", self.rel),
             &format!("b/{}", self.rel),
         )

@@ -76,7 +76,7 @@ fn read(ctx: &ToolContext, input: &ReadInput) -> ToolOutput {
     if bytes.contains(&0) {
         return ToolOutput::error(format!("{} is a binary file", input.file_path));
     }
-    let text = crate::redact::redact_text(&String::from_utf8_lossy(&bytes));
+    let text = ctx.secrets.redact_text(&String::from_utf8_lossy(&bytes));
     let start = input.offset.unwrap_or(1).max(1);
     let limit = input.limit.unwrap_or(DEFAULT_READ_LINES).max(1);
     let mut out = String::new();
@@ -260,7 +260,7 @@ fn grep(ctx: &ToolContext, input: &GrepInput) -> ToolOutput {
             continue;
         }
         // Search what the model may see: Secret values are redacted before matching.
-        let text = crate::redact::redact_text(&String::from_utf8_lossy(&bytes));
+        let text = ctx.secrets.redact_text(&String::from_utf8_lossy(&bytes));
         for (i, line) in text.lines().enumerate() {
             if regex.is_match(line) {
                 out.push(format!(

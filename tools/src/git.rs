@@ -58,8 +58,7 @@ pub fn iso8601(secs: i64) -> String {
 }
 
 fn is_secret_manifest(text: &str) -> bool {
-    text.lines()
-        .any(|l| l.trim_start_matches("- ").trim() == "kind: Secret")
+    crate::redact::holds_secret_object(text)
 }
 
 fn short(oid: git2::Oid) -> String {

@@ -35,7 +35,7 @@ impl TypedTool for KustomizeBuildTool {
             };
             match render(&dir, ctx.timeout).await {
                 // Rendered Secrets (secretGenerator, committed Secrets) never reach the model.
-                Ok(yaml) => ToolOutput::ok(crate::redact::redact_text(&yaml)),
+                Ok(yaml) => ToolOutput::ok(ctx.secrets.redact_text(&yaml)),
                 Err(e) => ToolOutput::error(format!("{} does not build: {e}", input.path)),
             }
         })

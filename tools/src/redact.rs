@@ -64,6 +64,203 @@ pub fn redact_text(text: &str) -> String {
     redact(text).text
 }
 
+/// Whether `text` holds a Kubernetes Secret anywhere: a `kind: Secret` line however it is
+/// quoted or commented, in YAML or JSON, one object, many documents or a `List`.
+pub fn holds_secret_object(text: &str) -> bool {
+    static KIND: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r#"(?m)^\s*(?:-\s*)?["']?kind["']?\s*:\s*["']?Secret["']?\s*,?\s*(?:#.*)?$"#)
+            .ok()
+    });
+    static JSON_KIND: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r#""kind"\s*:\s*"Secret""#).ok());
+    KIND.as_ref().is_some_and(|r| r.is_match(text))
+        || JSON_KIND.as_ref().is_some_and(|r| r.is_match(text))
+}
+
+/// Values known to be secret because of what they become: every value a kustomization's
+/// `secretGenerator` puts in a Secret (its literals, the files and env files it reads) and
+/// every value of a `.env` file. They are redacted wherever they appear — a file read, a grep
+/// match, a diff, shell output, the session log — whatever the text around them looks like.
+#[derive(Debug, Clone, Default)]
+pub struct KnownSecrets {
+    /// Longest first, so a value containing another is replaced whole.
+    values: Vec<String>,
+}
+
+/// Values too common to be worth hiding (they would blank out ordinary text).
+const TOO_COMMON: &[&str] = &["true", "false", "null", "none", "yes", "no", "on", "off"];
+
+impl KnownSecrets {
+    /// Reads the repository at `root`: its kustomizations' secret generators and `.env` files.
+    pub fn scan(root: &std::path::Path) -> Self {
+        let mut values = Vec::new();
+        for dir in crate::kustomize::find_kustomizations(root) {
+            values.extend(generator_values(root, &dir));
+        }
+        for entry in walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !crate::kustomize::SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
+            })
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+        {
+            let name = entry.file_name().to_string_lossy();
+            // Dotenv files (`.env`, `.env.local`); a `config.env` that feeds a ConfigMap is
+            // configuration, and a secretGenerator's env file is found above.
+            let dotenv = name == ".env" || name.starts_with(".env.");
+            if dotenv && let Ok(text) = std::fs::read_to_string(entry.path()) {
+                values.extend(env_values(&text));
+            }
+        }
+        Self::from_values(values)
+    }
+
+    /// These values (and their base64 forms).
+    pub fn from_values(values: impl IntoIterator<Item = String>) -> Self {
+        use base64::Engine as _;
+        let mut all: Vec<String> = Vec::new();
+        for v in values {
+            let v = v.trim().to_string();
+            if v.chars().count() < 4
+                || TOO_COMMON.contains(&v.to_ascii_lowercase().as_str())
+                || (v.len() < 6 && v.chars().all(|c| c.is_ascii_digit()))
+            {
+                continue;
+            }
+            all.push(base64::engine::general_purpose::STANDARD.encode(v.as_bytes()));
+            all.push(v);
+        }
+        all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        all.dedup();
+        Self { values: all }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// `text` with known values, then everything [`redact`] finds, replaced.
+    pub fn redact(&self, text: &str) -> Redacted {
+        let mut count = 0;
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                count += out.matches(v.as_str()).count();
+                out = std::borrow::Cow::Owned(out.replace(v.as_str(), REDACTED));
+            }
+        }
+        let mut r = redact(&out);
+        r.count += count;
+        r
+    }
+
+    pub fn redact_text(&self, text: &str) -> String {
+        self.redact(text).text
+    }
+
+    /// [`redact_strings`] with the known values.
+    pub fn redact_strings(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => {
+                let trimmed = s.trim_start();
+                if (trimmed.starts_with('{') || trimmed.starts_with('['))
+                    && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+                {
+                    let before = inner.clone();
+                    self.redact_strings(&mut inner);
+                    if inner != before {
+                        *s = inner.to_string();
+                    }
+                    return;
+                }
+                let r = self.redact_text(s);
+                if r != *s {
+                    *s = r;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_strings(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.redact_strings(v)),
+            _ => {}
+        }
+    }
+}
+
+/// `KEY=VALUE` lines (`export` and quotes allowed): the values.
+fn env_values(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.trim_start_matches("export ").split_once('='))
+        .map(|(_, v)| v.trim().trim_matches(['"', '\'']).to_string())
+        .collect()
+}
+
+/// What `dir`'s kustomization's `secretGenerator` entries put in Secrets.
+fn generator_values(root: &std::path::Path, dir: &std::path::Path) -> Vec<String> {
+    let Some(file) = crate::kustomize::kustomization_file(dir) else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Vec::new();
+    };
+    let Ok(docs) = crate::kustomize::parse_objects(&text) else {
+        return Vec::new();
+    };
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    // A generator may only read inside the repository (renders that reach out are refused).
+    let read = |rel: &str| -> Option<String> {
+        let path = dir.join(rel).canonicalize().ok()?;
+        path.starts_with(&root)
+            .then(|| std::fs::read_to_string(path).ok())
+            .flatten()
+    };
+    let mut out = Vec::new();
+    for doc in docs {
+        let Some(generators) = doc["secretGenerator"].as_array() else {
+            continue;
+        };
+        for g in generators {
+            let strings = |key: &str| -> Vec<String> {
+                match &g[key] {
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(str::to_string))
+                        .collect(),
+                    Value::String(s) => vec![s.clone()],
+                    _ => Vec::new(),
+                }
+            };
+            for literal in strings("literals") {
+                if let Some((_, v)) = literal.split_once('=') {
+                    out.push(v.trim_matches(['"', '\'']).to_string());
+                }
+            }
+            for f in strings("files") {
+                let rel = f.split_once('=').map_or(f.as_str(), |(_, p)| p);
+                if let Some(content) = read(rel) {
+                    // The whole file and each of its longer lines (a key file, a JSON key).
+                    out.extend(
+                        content
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| l.len() >= 8)
+                            .map(str::to_string),
+                    );
+                    out.push(content.trim().to_string());
+                }
+            }
+            for e in strings("envs").into_iter().chain(strings("env")) {
+                if let Some(content) = read(&e) {
+                    out.extend(env_values(&content));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn redact_json(text: &str) -> (String, usize) {
     let trimmed = text.trim_start();
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
@@ -426,5 +623,70 @@ mod tests {
             "{out}"
         );
         assert_eq!(redact_text(&out), out, "idempotent");
+    }
+
+    #[test]
+    fn secret_objects_are_found_however_their_kind_is_written() {
+        for text in [
+            "apiVersion: v1\nkind: Secret\n",
+            "kind: \"Secret\" # db creds\n",
+            "kind: 'Secret'\n",
+            "items:\n  - kind: Secret\n",
+            "{\"apiVersion\": \"v1\", \"kind\": \"Secret\"}",
+            "{\"kind\": \"List\", \"items\": [{\"kind\" : \"Secret\"}]}",
+        ] {
+            assert!(holds_secret_object(text), "{text}");
+        }
+        assert!(!holds_secret_object("kind: SecretProviderClass\n"));
+        assert!(!holds_secret_object("kind: ConfigMap\nsecretName: x\n"));
+    }
+
+    #[test]
+    fn values_a_generator_makes_secret_are_redacted_anywhere() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("apps/web/overlays/prod");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("kustomization.yaml"),
+            "secretGenerator:\n  - name: up\n    envs: [up.env]\n    files: [tls=cert.txt]\n    literals:\n      - MODE=plain-looking-1\n      - FLAG=true\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("up.env"),
+            "REGION=eu-west-9\nexport HOST=\"db.internal-42\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("cert.txt"), "abcdefgh-cert-body\n").unwrap();
+        std::fs::write(tmp.path().join(".env"), "MODE=dotenv-value-7\n").unwrap();
+        let known = KnownSecrets::scan(tmp.path());
+        let text = "plain-looking-1 eu-west-9 db.internal-42 abcdefgh-cert-body dotenv-value-7 true ZXUtd2VzdC05";
+        let out = known.redact_text(text);
+        for v in [
+            "plain-looking-1",
+            "eu-west-9",
+            "db.internal-42",
+            "abcdefgh-cert-body",
+            "dotenv-value-7",
+            "ZXUtd2VzdC05",
+        ] {
+            assert!(!out.contains(v), "{v}: {out}");
+        }
+        // Common values stay: redacting `true` everywhere would blank out ordinary text.
+        assert!(out.contains(" true "), "{out}");
+    }
+
+    #[test]
+    fn a_diff_hunk_is_redacted_by_the_object_it_belongs_to() {
+        let before = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  a: c2VjcmV0LWE=\n  b: c2VjcmV0LWI=\n  c: c2VjcmV0LWM=\n  d: c2VjcmV0LWQ=\n  e: c2VjcmV0LWU=\ntype: Opaque\n";
+        let after = before.replace("type: Opaque", "type: Opaque\nimmutable: true");
+        let change = crate::file_change::FileChange {
+            path: "/r/s.yaml".into(),
+            rel: "s.yaml".into(),
+            before: Some(before.to_string()),
+            after: Some(after),
+        };
+        let diff = change.diff();
+        assert!(diff.contains("+immutable: true"), "{diff}");
+        assert!(!diff.contains("c2VjcmV0"), "{diff}");
     }
 }

@@ -98,6 +98,8 @@ pub struct ToolContext {
     pub argocd: Option<ArgoCdEndpoint>,
     /// The shell's sandbox (`None`: not available here; shell commands are refused).
     pub sandbox: Option<crate::sandbox::SandboxConfig>,
+    /// Values known to be secret (generator inputs, `.env` files): redacted in every output.
+    pub secrets: std::sync::Arc<crate::redact::KnownSecrets>,
 }
 
 /// What kind of failure a tool error is: code that drives tools (retries, deploy) decides by

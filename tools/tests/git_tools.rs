@@ -43,6 +43,7 @@ impl Repo {
                 kubeconfig: Default::default(),
                 argocd: None,
                 sandbox: None,
+                secrets: Default::default(),
             },
             tools: ToolRegistry::builtin(),
         }

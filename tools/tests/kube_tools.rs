@@ -36,6 +36,7 @@ impl Fixture {
                 kubeconfig: agentops_tools::kube::KubeconfigSource::File(kubeconfig),
                 argocd: None,
                 sandbox: None,
+                secrets: Default::default(),
             },
             tools: ToolRegistry::builtin(),
         }

@@ -141,6 +141,7 @@ impl EngineBuilder {
             ))
         });
         let p = self.provider;
+        let secrets = self.tool_ctx.secrets.clone();
         Engine {
             provider: p.provider,
             provider_name: p.name,
@@ -158,7 +159,7 @@ impl EngineBuilder {
             permissions: self.permissions,
             agents: self.agents,
             environment: self.environment,
-            events: self.events,
+            events: self.events.with_secrets(secrets),
             changes,
             hooks: self.hooks,
             transcript: self.transcript,

@@ -86,7 +86,7 @@ impl Engine {
         };
         let output = self.post_tool_use(agent, call, name, output).await;
         // Every result is redacted again here, whatever the tool did: defence in depth.
-        let redacted = agentops_tools::redact::redact_text(&output.content);
+        let redacted = self.tool_ctx.secrets.redact_text(&output.content);
         let (content, truncated) = cap(&redacted, self.limits.max_tool_output_bytes);
         self.events.emit(Event::ToolResult {
             agent: agent.name.clone(),

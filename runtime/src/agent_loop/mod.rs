@@ -238,13 +238,18 @@ impl Engine {
         session_id: &str,
         transcript: Option<std::path::PathBuf>,
     ) {
-        self.events = events;
+        self.events = events.with_secrets(self.tool_ctx.secrets.clone());
         self.tool_ctx.session_id = session_id.to_string();
         self.transcript = transcript;
     }
 
     pub fn events(&self) -> &EventSink {
         &self.events
+    }
+
+    /// Values this workspace makes secret (the result object is redacted with them too).
+    pub fn secrets(&self) -> std::sync::Arc<agentops_tools::redact::KnownSecrets> {
+        self.tool_ctx.secrets.clone()
     }
 
     /// The permission rules and hooks as they are (the REPL keeps them to add a command's).

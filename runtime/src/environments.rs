@@ -13,7 +13,7 @@
 //! ([`Environments::of_cluster`]); an overlay no fact places is not production.
 
 use crate::risk::is_production;
-use agentops_tools::kustomize::{SKIP_DIRS, parse_objects};
+use agentops_tools::kustomize::parse_objects;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -366,20 +366,7 @@ pub fn folder_environment(rel: &str) -> Option<String> {
 /// The Applications and Flux Kustomizations under `root`.
 fn deployers_in(root: &Path) -> Vec<Deployer> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(root)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0 || !SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
-        })
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            e.path()
-                .extension()
-                .is_some_and(|x| x == "yaml" || x == "yml")
-        })
-    {
+    for entry in agentops_tools::kustomize::yaml_files(root) {
         let Ok(text) = std::fs::read_to_string(entry.path()) else {
             continue;
         };

@@ -394,21 +394,7 @@ pub async fn app_status(
 /// (skips [`crate::kustomize::SKIP_DIRS`]; files that do not parse are passed over).
 pub fn applications_in(root: &std::path::Path) -> Vec<(std::path::PathBuf, Value)> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(root)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || !crate::kustomize::SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
-        })
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            e.path()
-                .extension()
-                .is_some_and(|x| x == "yaml" || x == "yml")
-        })
-    {
+    for entry in crate::kustomize::yaml_files(root) {
         let Ok(text) = std::fs::read_to_string(entry.path()) else {
             continue;
         };

@@ -83,15 +83,30 @@ pub fn kustomization_file(dir: &Path) -> Option<std::path::PathBuf> {
 /// Folders agentops never looks into: history, its own state, dependencies, build output.
 pub const SKIP_DIRS: [&str; 4] = [".git", ".agentops", "node_modules", "target"];
 
-/// Every folder under `root` with a kustomization, sorted (skips [`SKIP_DIRS`]).
-pub fn find_kustomizations(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out: Vec<std::path::PathBuf> = walkdir::WalkDir::new(root)
+/// Every entry under `root` in name order, [`SKIP_DIRS`] left out.
+pub fn walk_repo(root: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
+    walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
             e.depth() == 0 || !SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
         })
         .filter_map(Result::ok)
+}
+
+/// Every YAML file under `root` (see [`walk_repo`]).
+pub fn yaml_files(root: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
+    walk_repo(root).filter(|e| {
+        e.file_type().is_file()
+            && e.path()
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml")
+    })
+}
+
+/// Every folder under `root` with a kustomization, sorted (skips [`SKIP_DIRS`]).
+pub fn find_kustomizations(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = walk_repo(root)
         .filter(|e| e.file_type().is_dir() && kustomization_file(e.path()).is_some())
         .map(walkdir::DirEntry::into_path)
         .collect();

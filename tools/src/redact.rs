@@ -97,15 +97,7 @@ impl KnownSecrets {
         for dir in crate::kustomize::find_kustomizations(root) {
             values.extend(generator_values(root, &dir));
         }
-        for entry in walkdir::WalkDir::new(root)
-            .into_iter()
-            .filter_entry(|e| {
-                e.depth() == 0
-                    || !crate::kustomize::SKIP_DIRS.contains(&e.file_name().to_str().unwrap_or(""))
-            })
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-        {
+        for entry in crate::kustomize::walk_repo(root).filter(|e| e.file_type().is_file()) {
             let name = entry.file_name().to_string_lossy();
             // Dotenv files (`.env`, `.env.local`); a `config.env` that feeds a ConfigMap is
             // configuration, and a secretGenerator's env file is found above.

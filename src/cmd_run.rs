@@ -251,23 +251,14 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
     let format = args.output_format;
     let prompting = asks_a_person(args);
     let printer = tokio::spawn(async move {
-        let mut printed_text = false;
-        let mut ends_with_newline = true;
+        let mut text = TextOut::new(std::io::stdout().is_terminal());
         while let Some(event) = rx.recv().await {
             // At a terminal the approval prompt itself shows the request.
             if !(prompting && matches!(event, Event::ApprovalRequested { .. })) {
-                render(
-                    &event,
-                    format,
-                    verbose,
-                    &mut printed_text,
-                    &mut ends_with_newline,
-                );
+                render(&event, format, verbose, &mut text);
             }
         }
-        if format == OutputFormat::Text && printed_text && !ends_with_newline {
-            crate::output::print("\n");
-        }
+        text.finish(format);
     });
     let work = work(&engine, &plan, resumption, args);
     let (result, signal) = tokio::select! {
@@ -383,13 +374,77 @@ pub(crate) fn asks_a_person(args: &RunArgs) -> bool {
     crate::approver::person_at_terminal(args.output_format == OutputFormat::Text)
 }
 
-pub(crate) fn render(
-    event: &Event,
-    format: OutputFormat,
-    verbose: u8,
-    printed: &mut bool,
-    newline: &mut bool,
-) {
+/// The answer's text in text output. At a terminal it streams, and a failed attempt's text is
+/// marked as withdrawn before the retry's answer; into a pipe or file an attempt's text is
+/// held until the attempt completes, so a retried reply is never written twice.
+pub(crate) struct TextOut {
+    live: bool,
+    held: String,
+    /// Text of the current attempt already written.
+    shown: bool,
+    printed: bool,
+    newline: bool,
+}
+
+impl TextOut {
+    pub(crate) fn new(live: bool) -> Self {
+        Self {
+            live,
+            held: String::new(),
+            shown: false,
+            printed: false,
+            newline: true,
+        }
+    }
+
+    fn write(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        self.printed = true;
+        self.newline = text.ends_with('\n');
+    }
+
+    fn delta(&mut self, text: &str) {
+        if self.live {
+            self.write(text);
+            self.shown = true;
+        } else {
+            self.held.push_str(text);
+        }
+    }
+
+    /// The attempt completed: what it said stands.
+    fn complete(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        self.write(&held);
+        self.shown = false;
+    }
+
+    /// The attempt failed: what it said is withdrawn.
+    fn withdraw(&mut self) {
+        self.held.clear();
+        if self.shown {
+            let lead = if self.newline { "" } else { "\n" };
+            self.write(&format!(
+                "{lead}[agentops: the reply above was cut off and is withdrawn; the retried answer follows]\n"
+            ));
+            self.shown = false;
+        }
+    }
+
+    pub(crate) fn finish(&mut self, format: OutputFormat) {
+        self.complete();
+        if format == OutputFormat::Text && self.printed && !self.newline {
+            crate::output::print("\n");
+        }
+    }
+}
+
+pub(crate) fn render(event: &Event, format: OutputFormat, verbose: u8, text_out: &mut TextOut) {
     match format {
         OutputFormat::StreamJson => {
             if let Ok(line) = serde_json::to_string(event) {
@@ -401,23 +456,24 @@ pub(crate) fn render(
         OutputFormat::Json => {}
         OutputFormat::Text => match event {
             // Subagents' text is part of their tool result; the answer is the main agent's.
-            Event::TextDelta { text, .. } => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-                *printed = true;
-                *newline = text.ends_with('\n');
-            }
+            Event::TextDelta { text, .. } => text_out.delta(text),
+            Event::ModelResponse { .. } => text_out.complete(),
             Event::Retry {
                 attempt,
                 max_attempts,
                 delay_ms,
                 error,
+                discard_deltas,
                 ..
-            } => eprintln!(
-                "agentops: attempt {attempt}/{max_attempts} failed ({error}); retrying in {:.1}s",
-                *delay_ms as f64 / 1000.0
-            ),
+            } => {
+                if *discard_deltas {
+                    text_out.withdraw();
+                }
+                eprintln!(
+                    "agentops: attempt {attempt}/{max_attempts} failed ({error}); retrying in {:.1}s",
+                    *delay_ms as f64 / 1000.0
+                )
+            }
             Event::Warning { agent, message } => eprintln!("agentops: {agent}: {message}"),
             Event::Hook {
                 hook_event,

@@ -663,18 +663,22 @@ fn show(event: &Event, spinner: &mut Spinner, verbose: u8, tty: bool) {
                     .unwrap_or_default()
             );
         }
+        Event::Retry {
+            discard_deltas: true,
+            ..
+        } => {
+            spinner.clear(tty);
+            // The failed attempt's text is on screen: say it does not count.
+            println!("\n  [the reply above was cut off and is withdrawn; retrying]");
+            let mut text = cmd_run::TextOut::new(true);
+            cmd_run::render(event, OutputFormat::Text, verbose, &mut text);
+        }
         other => {
-            let mut printed = false;
-            let mut newline = true;
             if !matches!(other, Event::Message { .. }) {
                 spinner.clear(tty);
-                cmd_run::render(
-                    other,
-                    OutputFormat::Text,
-                    verbose,
-                    &mut printed,
-                    &mut newline,
-                );
+                // Only the stderr lines of these events; the answer is printed above.
+                let mut text = cmd_run::TextOut::new(true);
+                cmd_run::render(other, OutputFormat::Text, verbose, &mut text);
             }
         }
     }

@@ -191,7 +191,10 @@ pub enum Event {
         request_id: Option<String>,
         tool_calls: usize,
     },
-    /// A request failed and will be retried after `delay_ms`.
+    /// A request failed and will be retried after `delay_ms`. When `discard_deltas` is true,
+    /// the failed attempt had streamed text: a consumer discards this agent's `text_delta` and
+    /// `reasoning_delta` events since its last `model_request` — the next attempt's text
+    /// replaces them, never adds to them.
     Retry {
         agent: String,
         attempt: u32,
@@ -199,6 +202,8 @@ pub enum Event {
         delay_ms: u64,
         error: String,
         request_id: Option<String>,
+        #[serde(default)]
+        discard_deltas: bool,
     },
     ToolCall {
         agent: String,

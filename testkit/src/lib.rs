@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod argocd;
+pub mod faults;
 pub mod http;
 pub mod kube;
 pub mod sse;

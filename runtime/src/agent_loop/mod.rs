@@ -601,16 +601,26 @@ impl Engine {
         };
         let name = agent.name.clone();
         let events = self.events.clone();
+        // Whether this attempt has streamed anything a consumer showed (a failed attempt's
+        // text is then withdrawn by the `retry` event).
+        let streamed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = streamed.clone();
         // In schema mode the streamed text is JSON, not an answer: it is not forwarded.
         let on_delta = move |d: Delta| match d {
-            Delta::Text(text) if !schema_mode => events.emit(Event::TextDelta {
-                agent: name.clone(),
-                text,
-            }),
-            Delta::Reasoning(text) => events.emit(Event::ReasoningDelta {
-                agent: name.clone(),
-                text,
-            }),
+            Delta::Text(text) if !schema_mode => {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                events.emit(Event::TextDelta {
+                    agent: name.clone(),
+                    text,
+                })
+            }
+            Delta::Reasoning(text) => {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                events.emit(Event::ReasoningDelta {
+                    agent: name.clone(),
+                    text,
+                })
+            }
             Delta::Text(_) => {}
         };
         let reply = self
@@ -620,6 +630,7 @@ impl Engine {
                     if let Ok(mut totals) = self.totals.lock() {
                         totals.requests += 1;
                     }
+                    streamed.store(false, std::sync::atomic::Ordering::Relaxed);
                     self.events.emit(Event::ModelRequest {
                         agent: agent.name.clone(),
                         turn,
@@ -637,6 +648,7 @@ impl Engine {
                         delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         error: err.to_string(),
                         request_id: err.request_id().map(str::to_string),
+                        discard_deltas: streamed.load(std::sync::atomic::Ordering::Relaxed),
                     })
                 },
             )

@@ -354,6 +354,8 @@ fn say_result(result: &RunResult, totals: &agentops_runtime::Totals, verbose: u8
     if let Some(e) = &result.error {
         eprintln!("agentops: {e}");
     }
+    // Facts the runtime computed, whatever the answer above says.
+    eprintln!("agentops: {}", result.summary);
     if verbose == 0 {
         return;
     }

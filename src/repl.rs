@@ -424,6 +424,9 @@ impl Repl {
             (Some(_), Some(e)) => eprintln!("agentops: {e}"),
             (Some(_), None) => {}
         }
+        if outcome.is_some() {
+            eprintln!("  {}", result.summary);
+        }
         if !result.pending_approvals.is_empty() {
             eprintln!(
                 "agentops: /resume {} asks for them again with your next message",

@@ -681,3 +681,38 @@ async fn every_run_is_recorded_and_a_torn_last_line_is_dropped_with_a_warning() 
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_states_what_changed_whatever_the_answer_claims() {
+    // The model claims a change it never made: the facts say nothing changed.
+    let sb = common::platform();
+    let claim = common::text("The web container now has an HTTP readiness probe in both variants.");
+    let result = common::scripted_run(&sb, vec![claim], &["add a readiness probe to web"]).await;
+    assert_eq!(result["outcome"], "success");
+    assert_eq!(result["changes"], serde_json::json!([]), "{result:#}");
+    assert_eq!(result["summary"], "no change was made");
+
+    // A real edit is listed with the tool that made it.
+    let edit = serde_json::json!({
+        "file_path": "apps/web/overlays/dev/replicas.yaml",
+        "old_string": "replicas: 1\n",
+        "new_string": "replicas: 2\n",
+    });
+    let replies = vec![
+        common::calls(&[("c1", "Edit", &edit.to_string())]),
+        common::text("done"),
+    ];
+    let result = common::scripted_run(&sb, replies, &["scale web dev to 2"]).await;
+    assert_eq!(
+        result["changes"],
+        serde_json::json!([{"kind": "file", "what": "apps/web/overlays/dev/replicas.yaml", "tool": "Edit", "agent": "general-purpose"}]),
+        "{result:#}"
+    );
+    assert!(
+        result["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 file(s) written: apps/web/overlays/dev/replicas.yaml"),
+        "{result:#}"
+    );
+}

@@ -80,6 +80,103 @@ pub struct RunResult {
     pub request_id: Option<Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unpriced_models: Vec<String>,
+    /// What the run changed, computed by the runtime from its gate records — never from the
+    /// model's prose: every file written, cluster change applied and commit made.
+    pub changes: Vec<ChangeFact>,
+    /// One line of facts: what changed, gates, approvals pending — or "no change was made".
+    pub summary: String,
+}
+
+/// One change a run made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeFact {
+    /// `file`, `cluster` or `commit`.
+    pub kind: &'static str,
+    /// The file, the cluster target, or the committed files.
+    pub what: String,
+    pub tool: String,
+    pub agent: String,
+}
+
+/// The changes `gates` record, and the one-line summary of them.
+pub fn facts(totals: &Totals) -> (Vec<ChangeFact>, String) {
+    use crate::events::GateOutcome;
+    let mut changes = Vec::new();
+    for g in &totals.gates {
+        let kind = match g.outcome {
+            GateOutcome::Written => "file",
+            GateOutcome::Applied => "cluster",
+            GateOutcome::Committed => "commit",
+            _ => continue,
+        };
+        let whats: Vec<String> = match kind {
+            "file" => g.files.clone(),
+            "commit" => vec![g.files.join(", ")],
+            _ => g.units.iter().map(|u| u.path.clone()).collect(),
+        };
+        for what in whats {
+            changes.push(ChangeFact {
+                kind,
+                what,
+                tool: g.tool.clone(),
+                agent: g.agent.clone(),
+            });
+        }
+    }
+    let count = |k: &str| changes.iter().filter(|c| c.kind == k).count();
+    let failed = totals
+        .gates
+        .iter()
+        .filter(|g| matches!(g.outcome, GateOutcome::Rejected | GateOutcome::Failed))
+        .count();
+    let mut parts = Vec::new();
+    let mut files: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.kind == "file")
+        .map(|c| c.what.as_str())
+        .collect();
+    files.sort();
+    files.dedup();
+    if files.is_empty() && count("cluster") == 0 && count("commit") == 0 {
+        parts.push("no change was made".to_string());
+    } else {
+        if !files.is_empty() {
+            let shown: Vec<&str> = files.iter().take(5).copied().collect();
+            let more = files.len().saturating_sub(shown.len());
+            parts.push(format!(
+                "{} file(s) written: {}{}",
+                files.len(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if count("cluster") > 0 {
+            parts.push(format!("{} cluster change(s) applied", count("cluster")));
+        }
+        if count("commit") > 0 {
+            parts.push(format!("{} commit(s) made", count("commit")));
+        }
+    }
+    if failed > 0 {
+        parts.push(format!("{failed} change(s) refused by the gates"));
+    }
+    if !totals.pending_approvals.is_empty() {
+        parts.push(format!(
+            "{} change(s) waiting for approval",
+            totals.pending_approvals.len()
+        ));
+    }
+    if !totals.permission_denials.is_empty() {
+        parts.push(format!(
+            "{} tool call(s) refused by the rules",
+            totals.permission_denials.len()
+        ));
+    }
+    (changes, parts.join("; "))
 }
 
 impl RunResult {
@@ -87,6 +184,7 @@ impl RunResult {
     /// turn's).
     pub fn of(ending: Ending<'_>, totals: Totals, session_id: &str, duration: Duration) -> Self {
         let (outcome, code, text, error, stop) = classify(&ending, &totals, session_id);
+        let (changes, summary) = facts(&totals);
         let escalation = match ending {
             Ending::Finished(Err(RunError::Provider(esc))) => Some(esc),
             _ => None,
@@ -110,6 +208,8 @@ impl RunResult {
             attempts: escalation.map(|e| e.attempts),
             request_id: escalation.map(|e| e.request_id.clone()),
             unpriced_models: totals.unpriced_models,
+            changes,
+            summary,
         }
     }
 
@@ -134,6 +234,8 @@ impl RunResult {
             attempts: None,
             request_id: None,
             unpriced_models: Vec::new(),
+            changes: Vec::new(),
+            summary: "no change was made".to_string(),
         }
     }
 

@@ -219,3 +219,41 @@ fn harmonizes_the_flux_example_of_the_corpus() {
     }
     assert!(Path::new(&sb.repo().join(base)).exists());
 }
+
+#[test]
+fn a_path_that_renders_nothing_is_answered_with_paths_that_do() {
+    let sb = platform();
+    // The retention is an argument of the container, not a spec field: the error lists the
+    // path that renders, ready to copy, with each overlay's value and the line that sets it.
+    let out = sb.run(&[
+        "harmonize",
+        "--set",
+        "Deployment/prometheus:spec.retention=30d",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]="),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "apps/prometheus/overlays/dev: 7d  (set at apps/prometheus/overlays/dev/retention.yaml:"
+        ),
+        "{err}"
+    );
+    // The path it suggests works as given.
+    let out = sb.run(&[
+        "harmonize",
+        "--set",
+        "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=30d",
+        "--dry-run",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}

@@ -716,3 +716,61 @@ async fn the_result_states_what_changed_whatever_the_answer_claims() {
         "{result:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_find_tool_answers_where_a_value_is_set_with_copyable_paths() {
+    let sb = platform();
+    let server = FakeModelServer::start(vec![
+        common::calls(&[("f1", "find", r#"{"query": "retention"}"#)]),
+        text("found"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "where is the retention set?",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let told = server.requests()[1].body["messages"].to_string();
+    assert!(
+        told.contains("Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]="),
+        "{told}"
+    );
+    assert!(
+        told.contains("apps/prometheus/overlays/prod: 15d"),
+        "{told}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_no_kustomization_is_answered_with_the_nearest_ones() {
+    let sb = platform();
+    let server = FakeModelServer::start(vec![
+        common::calls(&[("v1", "validate", r#"{"path": "apps/webapp/overlays/prod"}"#)]),
+        text("ok"),
+    ])
+    .await;
+    run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "json", "validate webapp prod"],
+    );
+    let told = server.requests()[1].body["messages"].to_string();
+    assert!(
+        told.contains("no kustomization found under apps/webapp/overlays/prod"),
+        "{told}"
+    );
+    let listed = told
+        .split("Kustomization folders here: ")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        listed.starts_with("apps/web/overlays/prod") || listed.contains("overlays/prod"),
+        "{told}"
+    );
+}

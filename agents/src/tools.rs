@@ -39,6 +39,7 @@ pub const AGENTOPS_TOOLS: &[&str] = &[
     "argocd_app_sync",
     "create_app",
     "drift",
+    "find",
     "git_blame",
     "git_commit",
     "git_diff",
@@ -313,8 +314,8 @@ mod tests {
 
     #[test]
     fn unknown_tools_warn_but_are_kept() {
-        let (list, w) = names(json!("find, mcp__k8s__get"));
-        assert_eq!(list.unwrap(), ["find", "mcp__k8s__get"]);
+        let (list, w) = names(json!("frobnicate, mcp__k8s__get"));
+        assert_eq!(list.unwrap(), ["frobnicate", "mcp__k8s__get"]);
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].code, "unknown-tool");
         assert_eq!(w[0].line, Some(3));

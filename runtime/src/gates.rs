@@ -725,11 +725,26 @@ impl agentops_tools::tool::TypedTool for ValidateTool {
                 parallel: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
                 timeout: ctx.timeout.max(Duration::from_secs(60)),
             };
+            let (app, env) = (options.app.clone(), options.env.clone());
             let report = validate(&root, &policy, &options).await;
             if report.overlays.is_empty() {
+                let shown = agentops_tools::path::display(&ctx.root, &root);
+                let filtered = app.is_some() || env.is_some();
+                let wanted = [Some(shown.clone()), app, env]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let nearest =
+                    agentops_tools::kustomize::nearest_kustomizations(&ctx.root, &wanted, 8);
                 return agentops_tools::ToolOutput::error(format!(
-                    "no kustomization found under {}",
-                    agentops_tools::path::display(&ctx.root, &root)
+                    "no kustomization found under {shown}{}. Kustomization folders here: {}",
+                    if filtered { " for that app/env" } else { "" },
+                    if nearest.is_empty() {
+                        "none".to_string()
+                    } else {
+                        nearest.join(", ")
+                    }
                 ));
             }
             let text = report.to_text();

@@ -329,6 +329,8 @@ pub async fn plan(
         before: String,
     }
     let mut found: Vec<Found> = Vec::new();
+    // Everything that renders, for an error that shows what would work.
+    let mut fields = Vec::new();
     for (leaf, rendered) in leaves.iter().zip(renders) {
         let rel = rel_of(&root, leaf);
         let objects = match rendered.and_then(|y| parse_objects(&y)) {
@@ -340,6 +342,7 @@ pub async fn plan(
                 continue;
             }
         };
+        fields.extend(crate::find::fields_of(&rel, &objects));
         for object in &objects {
             if let Some(before) = current(object, spec) {
                 found.push(Found {
@@ -355,9 +358,29 @@ pub async fn plan(
         }
     }
     if found.is_empty() {
+        let (kind, name, last_key) = match &spec.target {
+            SetTarget::Field {
+                object_kind,
+                name,
+                path,
+            } => {
+                let last = path
+                    .iter()
+                    .rev()
+                    .find_map(|s| match s {
+                        Seg::Key(k) => Some(k.clone()),
+                        Seg::Flag(f) => Some(f.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                (object_kind.clone(), name.clone(), last)
+            }
+            SetTarget::Image { image } => (String::new(), image.clone(), "image".to_string()),
+        };
         return Err(format!(
-            "no overlay renders {}; check the kind, name and path (`agentops validate` lists what renders)",
-            describe(spec)
+            "no overlay renders {}.\n{}",
+            describe(spec),
+            crate::find::suggest(&root, &fields, &kind, &name, &last_key)
         ));
     }
     // Every leaf rendering the object, targeted or not: to see who shares a base line.

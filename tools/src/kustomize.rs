@@ -104,6 +104,32 @@ pub fn yaml_files(root: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
     })
 }
 
+/// The kustomization folders of `root` most like `wanted` (a path that is none), relative,
+/// best first: most folder names in common, then the shortest. For errors that teach.
+pub fn nearest_kustomizations(root: &Path, wanted: &str, limit: usize) -> Vec<String> {
+    let words: Vec<String> = wanted
+        .split(['/', '-', '_', '.'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut scored: Vec<(usize, usize, String)> = find_kustomizations(root)
+        .iter()
+        .filter_map(|k| k.strip_prefix(root).ok())
+        .map(|rel| rel.display().to_string())
+        .filter(|rel| !rel.is_empty())
+        .map(|rel| {
+            let lower = rel.to_ascii_lowercase();
+            let common = words
+                .iter()
+                .filter(|w| lower.split(['/', '-', '_', '.']).any(|p| p == w.as_str()))
+                .count();
+            (common, rel.len(), rel)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    scored.into_iter().take(limit).map(|(_, _, r)| r).collect()
+}
+
 /// Every folder under `root` with a kustomization, sorted (skips [`SKIP_DIRS`]).
 pub fn find_kustomizations(root: &Path) -> Vec<std::path::PathBuf> {
     let mut out: Vec<std::path::PathBuf> = walk_repo(root)

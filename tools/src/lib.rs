@@ -9,6 +9,7 @@ pub mod create;
 pub mod edit;
 pub mod file_change;
 pub mod files;
+pub mod find;
 pub mod git;
 pub mod harmonize;
 pub mod http;

@@ -40,6 +40,7 @@ impl ToolRegistry {
         r.register(Arc::new(GitBlameTool));
         r.register(Arc::new(GitCommitTool));
         r.register(Arc::new(crate::harmonize::HarmonizeTool));
+        r.register(Arc::new(crate::find::FindTool));
         r.register(Arc::new(crate::learnings::LearnTool));
         r
     }

@@ -280,6 +280,18 @@ impl Permissions {
                 return Decision::Ask(format!("`{part}`: `{r}` ({}) asks for approval", r.source));
             }
         }
+        // A line that may run commands the rules cannot see is not allowed without a person
+        // while any deny or ask rule for the shell exists, whatever else allows it.
+        let guarded = self
+            .deny
+            .iter()
+            .chain(&self.ask)
+            .any(|r| r.names_tool("Bash") && r.pattern.is_some());
+        if guarded && let Some(why) = &line.opaque {
+            return Decision::Ask(format!(
+                "a deny or ask rule guards the shell, and this line may run commands it cannot see: {why}; write the commands out plainly"
+            ));
+        }
         // A bare `Bash` allow rule allows every command; prefix rules vouch only for what
         // they can read.
         let bare = self
@@ -291,7 +303,14 @@ impl Permissions {
                 "no allow rule covers this command: {why}; run something simpler (plain words, no `$`, no redirection into files), or use the typed tools"
             ));
         }
-        match parts
+        // Allow rules judge the commands as written; what they hold is judged by deny rules.
+        let written: Vec<&String> = parts
+            .iter()
+            .zip(&line.commands)
+            .filter(|(_, c)| !c.implied)
+            .map(|(p, _)| p)
+            .collect();
+        match written
             .iter()
             .find(|part| matching(&self.allow, part).is_none())
         {
@@ -427,7 +446,8 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// An option that makes a reading command write, run or read outside, if `words` has one.
+/// An option that makes a reading command write, run or read outside, or an argument outside
+/// the repository, if `words` has one.
 fn dangerous_option(words: &[String]) -> Option<String> {
     let program = words.first().map(String::as_str).unwrap_or_default();
     let found = words.iter().skip(1).find(|w| {
@@ -460,7 +480,17 @@ fn dangerous_option(words: &[String]) -> Option<String> {
                 && ((w.starts_with('-') && !w.starts_with("--") && w.contains('i'))
                     || w.starts_with("--in-place")))
     });
-    found.map(|w| format!("the option `{w}`"))
+    if let Some(w) = found {
+        return Some(format!("the option `{w}`"));
+    }
+    // Arguments that name files outside the repository (git diff reads them with
+    // `--no-index`, cat shows them): the sandbox shows the system read-only, rules do not.
+    words.iter().skip(1).find_map(|w| {
+        let value = w.split_once('=').map_or(w.as_str(), |(_, v)| v);
+        let outside = (value.starts_with('/') && value != "/dev/null")
+            || value.split('/').any(|part| part == "..");
+        outside.then(|| format!("`{w}`, a path outside the repository"))
+    })
 }
 
 /// `git diff:*` is a prefix; `ls *` a wildcard; anything else exact.
@@ -740,6 +770,49 @@ mod tests {
         // A bare Bash rule allows every command (the sandbox and the gates still apply).
         assert_eq!(
             bash(&perms(&["Bash"], &[], &[]), "git diff <(true)"),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn deny_rules_see_wrapped_nested_and_hidden_commands() {
+        let p = perms(&["Bash"], &[], &["Bash(rm:*)"]);
+        for denied in [
+            "command rm -rf apps",
+            "/bin/rm -rf apps",
+            "env X=1 nohup rm -rf apps",
+            "sudo -u root rm -rf apps",
+            "eval 'rm -rf apps'",
+            "bash -c 'rm -rf apps'",
+            "find . -exec rm {} ;",
+        ] {
+            assert!(matches!(bash(&p, denied), Decision::Deny(_)), "{denied}");
+        }
+        for hidden in [
+            "$'rm' -rf apps",
+            "x=rm; $x -rf apps",
+            "r\\\nm -rf apps",
+            "echo \r# ; rm -rf apps",
+            "bash ./cleanup.sh",
+        ] {
+            assert!(matches!(bash(&p, hidden), Decision::Ask(_)), "{hidden:?}");
+        }
+        // Without a deny or ask rule, a bare Bash rule allows them (the sandbox and gates stay).
+        assert_eq!(
+            bash(&perms(&["Bash"], &[], &[]), "x=rm; $x -rf apps"),
+            Decision::Allow
+        );
+        // A prefix rule does not vouch for arguments outside the repository.
+        let p = perms(&["Bash(git diff:*)", "Bash(cat:*)"], &[], &[]);
+        for outside in [
+            "git diff /etc/hostname /dev/null",
+            "cat ../../etc/passwd",
+            "cat /etc/passwd",
+        ] {
+            assert!(!matches!(bash(&p, outside), Decision::Allow), "{outside}");
+        }
+        assert_eq!(
+            bash(&p, "cat apps/web/base/deployment.yaml"),
             Decision::Allow
         );
     }

@@ -25,6 +25,9 @@ pub struct SimpleCommand {
     /// Words after quote removal; `None` when a word is only known at run time.
     pub words: Option<Vec<String>>,
     pub text: String,
+    /// Found inside another command (`sudo rm x` holds `rm x`; `/bin/rm` is `rm`): deny and
+    /// ask rules judge it, allow rules judge the command that holds it.
+    pub implied: bool,
 }
 
 impl SimpleCommand {
@@ -41,12 +44,22 @@ impl SimpleCommand {
 #[derive(Debug, Clone, Default)]
 pub struct CommandLine {
     pub commands: Vec<SimpleCommand>,
-    /// Why the line's effect cannot be read from its text, if it cannot.
+    /// Why the line's effect cannot be read from its text, if it cannot: no prefix rule
+    /// vouches for it.
     pub uncertain: Option<String>,
+    /// Why the line may run commands not in [`CommandLine::commands`] (a name only known at
+    /// run time, a script, a nested line that cannot be read, text bash and the grammar read
+    /// differently): deny and ask rules cannot see everything, so it is never allowed
+    /// without a person while any such rule exists. Implies `uncertain`.
+    pub opaque: Option<String>,
 }
 
 /// Parses `source` as bash.
 pub fn parse(source: &str) -> CommandLine {
+    parse_at(source, 0)
+}
+
+fn parse_at(source: &str, depth: usize) -> CommandLine {
     let mut line = CommandLine::default();
     let mut parser = Parser::new();
     if parser
@@ -65,14 +78,196 @@ pub fn parse(source: &str) -> CommandLine {
         source,
         line: &mut line,
     };
+    // Where bash and the grammar could read the text differently, nothing is certain: control
+    // characters (bash keeps `\r` in a word; the grammar skips it as space) and line
+    // continuations (bash joins the words; the grammar may not).
+    if source
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        walker.opaque("a control character (bash and agentops could read it differently)");
+    }
+    if source.contains("\\\n") || source.contains("\\\r") {
+        walker.opaque("a line continuation (a backslash before the end of a line)");
+    }
     if root.has_error() {
-        walker.uncertain("it does not parse as bash");
+        walker.opaque("it does not parse as bash");
     }
     walker.statement(root);
+    unwrap_commands(&mut line, depth);
     if line.commands.is_empty() && line.uncertain.is_none() && !source.trim().is_empty() {
         line.uncertain = Some("no command found".to_string());
     }
     line
+}
+
+/// Programs that run the command given in their arguments.
+const WRAPPERS: &[&str] = &[
+    "command",
+    "builtin",
+    "exec",
+    "env",
+    "nohup",
+    "time",
+    "sudo",
+    "doas",
+    "xargs",
+    "nice",
+    "ionice",
+    "timeout",
+    "stdbuf",
+    "setsid",
+    "chroot",
+    "unbuffer",
+    "watch",
+    "strace",
+    "ltrace",
+    "flock",
+    "runuser",
+    "chrt",
+    "taskset",
+    "catchsegv",
+    "busybox",
+    "parallel",
+    "coproc",
+];
+/// Programs that run a command line given as text.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "fish"];
+
+fn basename(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// Adds the commands that wrappers, `eval`, `sh -c`, `trap` and `find -exec` run, and a
+/// path-qualified command by its name (`/bin/rm` is `rm`), so deny rules see them.
+fn unwrap_commands(line: &mut CommandLine, depth: usize) {
+    let mut extra: Vec<SimpleCommand> = Vec::new();
+    let mut nested: Vec<String> = Vec::new();
+    let mut opaque: Option<String> = None;
+    for c in &line.commands {
+        let Some(words) = &c.words else { continue };
+        let mut at = 0;
+        while let Some(first) = words.get(at) {
+            let name = basename(first);
+            if name != first.as_str() || at > 0 {
+                let mut w: Vec<String> = words[at..].to_vec();
+                w[0] = name.to_string();
+                extra.push(SimpleCommand {
+                    text: w.join(" "),
+                    words: Some(w),
+                    implied: true,
+                });
+            }
+            if name == "eval" {
+                nested.push(words[at + 1..].join(" "));
+                break;
+            }
+            if name == "trap" {
+                nested.extend(words.get(at + 1).cloned());
+                break;
+            }
+            if SHELLS.contains(&name) {
+                match words[at + 1..].iter().position(|w| w == "-c") {
+                    Some(i) => {
+                        if let Some(script) = words.get(at + 2 + i) {
+                            nested.push(script.clone());
+                        }
+                    }
+                    None if words.len() > at + 1 => {
+                        opaque = Some(format!("`{name}` runs a script agentops cannot read"));
+                    }
+                    None => {}
+                }
+                break;
+            }
+            if name == "source" || name == "." {
+                opaque = Some(format!("`{name}` runs a script agentops cannot read"));
+                break;
+            }
+            if name == "find" {
+                let mut i = at + 1;
+                while i < words.len() {
+                    if matches!(words[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+                        let end = words[i + 1..]
+                            .iter()
+                            .position(|w| w == ";" || w == "+")
+                            .map_or(words.len(), |p| i + 1 + p);
+                        let w: Vec<String> = words[i + 1..end].to_vec();
+                        if !w.is_empty() {
+                            extra.push(SimpleCommand {
+                                text: w.join(" "),
+                                words: Some(w),
+                                implied: true,
+                            });
+                        }
+                        i = end;
+                    }
+                    i += 1;
+                }
+                break;
+            }
+            if !WRAPPERS.contains(&name) {
+                break;
+            }
+            // Skip the wrapper, its options, assignments (`env A=1`) and counts or durations
+            // (`timeout 5s`, `nice -n 10`). An option's value (`sudo -u root`) cannot be told
+            // from the command, so every later word may start the command: deny rules see
+            // each such tail.
+            let plain = |w: &String| {
+                let option = w.starts_with('-');
+                let assignment = w.contains('=') && !w.starts_with('=');
+                let number = w
+                    .trim_end_matches(['s', 'm', 'h', 'd'])
+                    .parse::<f64>()
+                    .is_ok();
+                !(option || assignment || number)
+            };
+            let tails: Vec<usize> = (at + 1..words.len())
+                .filter(|j| plain(&words[*j]))
+                .collect();
+            for j in tails.iter().skip(1) {
+                let mut w: Vec<String> = words[*j..].to_vec();
+                w[0] = basename(&w[0]).to_string();
+                extra.push(SimpleCommand {
+                    text: w.join(" "),
+                    words: Some(w),
+                    implied: true,
+                });
+            }
+            match tails.first() {
+                Some(j) => at = *j,
+                None => break,
+            }
+        }
+    }
+    line.commands.extend(extra);
+    for text in nested {
+        if depth >= 4 {
+            opaque = Some("command lines nested too deep".to_string());
+            break;
+        }
+        let inner = parse_at(&text, depth + 1);
+        line.commands.extend(
+            inner
+                .commands
+                .into_iter()
+                .map(|c| SimpleCommand { implied: true, ..c }),
+        );
+        if let Some(why) = inner.opaque {
+            opaque.get_or_insert(why);
+        }
+        if line.uncertain.is_none() {
+            line.uncertain = Some(
+                inner
+                    .uncertain
+                    .unwrap_or_else(|| "a nested command line (eval, sh -c, trap)".to_string()),
+            );
+        }
+    }
+    if let Some(why) = opaque {
+        line.opaque.get_or_insert(why.clone());
+        line.uncertain.get_or_insert(why);
+    }
 }
 
 struct Walker<'a> {
@@ -90,6 +285,14 @@ impl Walker<'_> {
     fn uncertain(&mut self, why: &str) {
         if self.line.uncertain.is_none() {
             self.line.uncertain = Some(why.to_string());
+        }
+    }
+
+    /// The line may run commands agentops cannot see.
+    fn opaque(&mut self, why: &str) {
+        self.uncertain(why);
+        if self.line.opaque.is_none() {
+            self.line.opaque = Some(why.to_string());
         }
     }
 
@@ -114,7 +317,7 @@ impl Walker<'_> {
             }
             "comment" | "heredoc_body" => {}
             "function_definition" => {
-                self.uncertain("a function definition (it can stand in for an allowed command)");
+                self.opaque("a function definition (it can stand in for an allowed command)");
                 self.children(node);
             }
             "variable_assignment" | "variable_assignments" => {
@@ -186,6 +389,7 @@ impl Walker<'_> {
         self.line.commands.push(SimpleCommand {
             words,
             text: self.text(node).trim().to_string(),
+            implied: false,
         });
     }
 
@@ -200,7 +404,7 @@ impl Walker<'_> {
             None => {
                 *words = None;
                 if name {
-                    self.uncertain("a command name only known at run time");
+                    self.opaque("a command name only known at run time");
                 }
             }
         }
@@ -213,7 +417,8 @@ impl Walker<'_> {
             "word" => {
                 // An unquoted glob whose first character is a wildcard can expand to a file
                 // named like an option (`--output=…`).
-                if text.starts_with(['*', '?', '[']) {
+                let glob = text.contains(['*', '?', '[']);
+                if glob && text.starts_with(['*', '?', '[', '-']) {
                     self.uncertain("a glob that could expand to an option");
                     return None;
                 }
@@ -320,15 +525,17 @@ impl Walker<'_> {
         }
     }
 
-    /// `> file` writes a file: uncertain unless it is `/dev/null` or a descriptor.
+    /// `> file` writes a file: uncertain unless it is `/dev/null`, or a descriptor after the
+    /// `>&`/`<&` operator (`&>1` writes a file named `1`; `> -` a file named `-`).
     fn file_redirect(&mut self, node: Node) {
-        let mut writes = false;
         let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
-            if !child.is_named() && self.text(child).contains('>') {
-                writes = true;
-            }
-        }
+        let operator: String = node
+            .children(&mut cursor)
+            .filter(|c| !c.is_named())
+            .map(|c| self.text(c))
+            .collect();
+        let writes = operator.contains('>');
+        let duplicates = operator == ">&" || operator == "<&";
         let mut cursor = node.walk();
         let targets: Vec<Node> = node
             .children_by_field_name("destination", &mut cursor)
@@ -339,21 +546,48 @@ impl Walker<'_> {
                 continue;
             }
             match value.as_deref() {
-                Some("/dev/null") | Some("-") => {}
-                Some(v) if v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty() => {
-                    // `2>&1`, `>&2`: a descriptor; `> 1` (a file named 1) is a write.
-                    if !self.text(node).contains('&') {
-                        self.uncertain(&format!("a redirection into the file `{v}`"));
-                    }
-                }
-                Some(v) => self.uncertain(&format!("a redirection into `{v}`")),
+                Some("/dev/null") => {}
+                Some(v)
+                    if duplicates
+                        && (v == "-"
+                            || (!v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))) => {}
+                Some(v) => self.uncertain(&format!("a redirection into the file `{v}`")),
                 None => self.uncertain("a redirection into a file named at run time"),
             }
         }
     }
 
-    /// A here-document is certain when its body has no expansions.
+    /// A here-document is certain when its delimiter is a plain or fully quoted word and,
+    /// unquoted, its body has no `$` or backtick (read from the raw text, not the grammar).
     fn heredoc(&mut self, node: Node) {
+        let mut c = node.walk();
+        let start = node
+            .named_children(&mut c)
+            .find(|n| n.kind() == "heredoc_start")
+            .map(|n| self.text(n))
+            .unwrap_or_default();
+        let plain =
+            |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let quoted = ["'", "\""].iter().any(|q| {
+            start
+                .strip_prefix(q)
+                .and_then(|r| r.strip_suffix(q))
+                .is_some_and(plain)
+        });
+        if !quoted && !plain(&start) {
+            self.opaque("a here-document with an unusual delimiter");
+        }
+        if !quoted {
+            let mut c = node.walk();
+            let body: String = node
+                .named_children(&mut c)
+                .filter(|n| n.kind() == "heredoc_body")
+                .map(|n| self.text(n))
+                .collect();
+            if body.contains(['$', '`']) {
+                self.opaque("a here-document whose body expands `$` or backticks");
+            }
+        }
         let mut cursor = node.walk();
         let children: Vec<Node> = node.named_children(&mut cursor).collect();
         for child in children {
@@ -501,5 +735,72 @@ mod tests {
         }
         assert_eq!(why("cat <<'EOF'\nplain text\nEOF\n"), None);
         assert_eq!(why("ls overlays/*"), None);
+    }
+
+    #[test]
+    fn what_bash_and_the_grammar_read_differently_is_opaque() {
+        for src in [
+            "git diff \r# ; id",
+            "git diff \x0c# ; id",
+            "git diff \\\r\necho hi",
+            "git diff --out\\\nput=x",
+            "r\\\nm -rf x",
+            "cat <<$'E'\n`id`\nE\n",
+            "cat <<EOF\n`id`\nEOF\n",
+            "$'rm' -rf x",
+            "x=rm; $x -rf y",
+            "bash script.sh",
+            ". ./env.sh",
+        ] {
+            let line = parse(src);
+            assert!(line.opaque.is_some(), "{src:?} should be opaque: {line:?}");
+        }
+        assert_eq!(parse("cat <<'EOF'\n`id` $x\nEOF\n").opaque, None);
+    }
+
+    #[test]
+    fn redirections_write_unless_they_duplicate_a_descriptor() {
+        for src in [
+            "echo hi &>1",
+            "echo hi &>>1",
+            "echo hi > -",
+            "echo hi >| -",
+            "echo a <> f",
+        ] {
+            assert!(why(src).is_some(), "{src}");
+        }
+        for src in [
+            "ls 2>&1",
+            "ls >&2",
+            "ls 2>/dev/null",
+            "ls &>/dev/null",
+            "ls >&-",
+            "cat < f",
+        ] {
+            assert_eq!(why(src), None, "{src}");
+        }
+        assert!(why("git diff -*").is_some());
+        assert!(why("git diff --*").is_some());
+    }
+
+    #[test]
+    fn wrapped_and_nested_commands_are_commands() {
+        for (src, inner) in [
+            ("command rm -rf x", "rm -rf x"),
+            ("env A=1 nohup nice -n 5 rm x", "rm x"),
+            ("timeout 5s xargs rm", "rm"),
+            ("/bin/rm x", "rm x"),
+            ("sudo -u root rm x", "rm x"),
+            ("eval 'rm -rf x'", "rm -rf x"),
+            ("bash -c 'rm -rf x'", "rm -rf x"),
+            ("trap 'rm -rf x' EXIT", "rm -rf x"),
+            ("find . -name a -exec rm {} ;", "rm {}"),
+        ] {
+            assert!(
+                lines(src).contains(&inner.to_string()),
+                "{src}: {:?}",
+                lines(src)
+            );
+        }
     }
 }

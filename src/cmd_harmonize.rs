@@ -112,8 +112,20 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
             ),
             (_, verdict) => {
                 if let Some(request) = verdict.request() {
+                    // Name the rule that would answer it: the environments it targets.
+                    let mut envs: Vec<&str> = request
+                        .units
+                        .iter()
+                        .filter_map(|u| u.environment.as_deref())
+                        .collect();
+                    envs.sort();
+                    envs.dedup();
+                    let rule = match envs.as_slice() {
+                        [one] => format!("--approve env={one}"),
+                        _ => "--approve reason=production".to_string(),
+                    };
                     eprintln!(
-                        "agentops: nothing written: high-risk change {} ({}); approve with --approve id={} or a rule such as --approve env=prod",
+                        "agentops: nothing written: high-risk change {} ({}); approve with --approve id={} or a rule such as {rule}",
                         request.id,
                         outcome_name(outcome).replace('_', " "),
                         request.id

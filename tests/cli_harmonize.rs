@@ -171,6 +171,9 @@ fn harmonizes_the_flux_example_of_the_corpus() {
         "HelmRelease/podinfo:spec.values.redis.tag=8.7.0",
         "--env",
         "staging,production",
+        // `apps/production` is production by its own name: approved here.
+        "--approve",
+        "env=production",
     ]);
     assert_eq!(
         out.status.code(),
@@ -205,6 +208,8 @@ fn harmonizes_the_flux_example_of_the_corpus() {
         "harmonize",
         "--set",
         "HelmRelease/podinfo:spec.chart.spec.version=>=1.2.0",
+        "--approve",
+        "env=production",
     ]);
     assert_eq!(
         out.status.code(),

@@ -59,13 +59,16 @@ pub use agentops_tools::ClusterFacts;
 /// Kustomization.
 #[derive(Debug, Clone)]
 struct Deployer {
-    /// The folder it deploys, relative to the root, without `./` or a trailing `/`.
-    path: String,
+    /// The folders it deploys (every source; globs for an ApplicationSet's git generator),
+    /// relative to the root, without `./` or a trailing `/`.
+    paths: Vec<String>,
     /// `Application argocd/prod/web.yaml` — for people.
     what: String,
     cluster: ClusterFacts,
     /// Other words about it: its name, `environment` label, the folder it is kept in.
     words: Vec<String>,
+    /// Its destination is filled in per generated Application (an ApplicationSet).
+    templated: bool,
 }
 
 /// The environments of one repository.
@@ -86,44 +89,74 @@ impl Environments {
         }
     }
 
-    /// The environment of a repository folder (an overlay) or file.
+    /// The environment of a repository folder (an overlay) or file. The folder is compared
+    /// as written and as resolved (a symlinked folder is the folder it points to).
     pub fn of_path(&self, rel: &str) -> Option<Placement> {
         let rel = clean(rel);
+        let real = self.real(&rel);
+        let forms: Vec<&str> = if real == rel {
+            vec![rel.as_str()]
+        } else {
+            vec![rel.as_str(), real.as_str()]
+        };
+        // Every table entry that names it; production wins.
+        let mut table = Vec::new();
         for (name, spec) in &self.table {
-            for pattern in &spec.paths {
-                let pattern = clean(pattern);
-                let matcher = globset::GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .build()
-                    .map(|g| g.compile_matcher());
-                let inside = rel == pattern
-                    || rel.starts_with(&format!("{pattern}/"))
-                    || matcher.is_ok_and(|m| {
-                        m.is_match(&rel) || Path::new(&rel).ancestors().any(|a| m.is_match(a))
-                    });
-                if inside {
-                    return Some(Placement {
-                        name: name.clone(),
-                        production: spec.production(name),
-                        why: format!("agentops.toml [environments.{name}] paths"),
-                    });
-                }
+            if spec
+                .paths
+                .iter()
+                .any(|p| forms.iter().any(|f| under_pattern(f, p)))
+            {
+                table.push(Placement {
+                    name: name.clone(),
+                    production: spec.production(name),
+                    why: format!("agentops.toml [environments.{name}] paths"),
+                });
             }
+        }
+        if let Some(p) = pick(table) {
+            return Some(p);
         }
         let deployed: Vec<Placement> = self
             .deployers
             .iter()
-            .filter(|d| d.path == rel || rel.starts_with(&format!("{}/", d.path)))
+            .filter(|d| {
+                d.paths.iter().any(|p| {
+                    let target = self.real(p);
+                    forms
+                        .iter()
+                        .any(|f| under_pattern(f, p) || under_pattern(f, &target))
+                })
+            })
             .filter_map(|d| self.of_deployer(d))
             .collect();
         if let Some(p) = pick(deployed) {
             return Some(p);
         }
-        folder_environment(&rel).map(|name| Placement {
+        // A folder's own name counts (`apps/production` is production); a file's does not.
+        let named = |f: &&str| {
+            if self.root.join(f).is_dir() {
+                folder_environment(&format!("{f}/"))
+            } else {
+                folder_environment(f)
+            }
+        };
+        forms.iter().find_map(named).map(|name| Placement {
             production: is_production(&name),
             why: format!("the folder name `{name}`"),
             name,
         })
+    }
+
+    /// `rel` with symlinks resolved, relative to the root (as written when it cannot be).
+    fn real(&self, rel: &str) -> String {
+        let root = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        agentops_tools::path::resolve(&root.join(rel))
+            .strip_prefix(&root)
+            .map_or_else(|_| rel.to_string(), |p| clean(&p.display().to_string()))
     }
 
     /// The environment an Argo CD Application or Flux Kustomization object deploys to.
@@ -218,10 +251,11 @@ impl Environments {
             .or_else(|| {
                 // A context's name alone never makes a cluster non-production; its namespace
                 // or the Argo CD cluster name can.
+                // A namespace says nothing about a server nothing places.
                 let w = facts
                     .namespace
                     .as_deref()
-                    .filter(|w| known_environment_word(w).is_some())
+                    .filter(|w| facts.server.is_none() && known_environment_word(w).is_some())
                     .or(facts.name.as_deref())?;
                 let env = known_environment_word(w)?;
                 Some(Placement {
@@ -235,7 +269,20 @@ impl Environments {
     fn of_deployer(&self, d: &Deployer) -> Option<Placement> {
         let cluster = self.known_cluster(&d.cluster);
         let words = self.words_of(d);
-        pick([cluster, words].into_iter().flatten().collect()).map(|p| Placement {
+        // Aimed at a cluster (a server or a cluster name) nothing places, and nothing in its
+        // own words says which: production.
+        let unknown = (cluster.is_none()
+            && words.is_none()
+            && (d.cluster.server.is_some() || d.cluster.name.is_some() || d.templated))
+            .then(|| Placement {
+                name: "production (unknown cluster)".to_string(),
+                production: true,
+                why: format!(
+                    "it deploys to {}, which nothing places (add it to agentops.toml [environments])",
+                    describe(&d.cluster)
+                ),
+            });
+        pick([cluster, words, unknown].into_iter().flatten().collect()).map(|p| Placement {
             why: format!("{} ({})", d.what, p.why),
             ..p
         })
@@ -269,6 +316,27 @@ impl Environments {
     pub fn root(&self) -> &Path {
         &self.root
     }
+}
+
+/// Whether `rel` is the folder `pattern` (a path or a glob) names, or inside it.
+fn under_pattern(rel: &str, pattern: &str) -> bool {
+    let pattern = clean(pattern);
+    if pattern.is_empty() {
+        return false;
+    }
+    if rel == pattern || rel.starts_with(&format!("{pattern}/")) {
+        return true;
+    }
+    globset::GlobBuilder::new(&pattern)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .is_ok_and(|m| Path::new(rel).ancestors().any(|a| m.is_match(a)))
+}
+
+/// Production wins; else the first.
+pub fn production_first(found: Vec<Placement>) -> Option<Placement> {
+    pick(found)
 }
 
 /// Production wins; else the first.
@@ -345,7 +413,9 @@ fn known_environment_word(text: &str) -> Option<String> {
 /// The environment a folder's name says (`overlays/<env>`, a production word, a known
 /// environment word), if any.
 pub fn folder_environment(rel: &str) -> Option<String> {
-    let parts: Vec<&str> = rel.split('/').collect();
+    // A trailing `/` marks a folder: every component is a folder name.
+    let folder = rel.ends_with('/');
+    let parts: Vec<&str> = rel.trim_end_matches('/').split('/').collect();
     if let Some(i) = parts.iter().position(|p| *p == "overlays")
         && let Some(env) = parts.get(i + 1)
     {
@@ -353,10 +423,14 @@ pub fn folder_environment(rel: &str) -> Option<String> {
     }
     // A file's own name is not a folder (`argocd/prod/web.yaml` is prod; `prod.yaml` in
     // `apps/` is not), but a single component is a folder.
-    let dirs = &parts[..parts
-        .len()
-        .saturating_sub(1)
-        .max(usize::from(parts.len() == 1))];
+    let dirs = if folder {
+        &parts[..]
+    } else {
+        &parts[..parts
+            .len()
+            .saturating_sub(1)
+            .max(usize::from(parts.len() == 1))]
+    };
     dirs.iter()
         .find(|p| is_production(p))
         .or_else(|| dirs.iter().find(|p| known_environment_word(p).is_some()))
@@ -366,23 +440,58 @@ pub fn folder_environment(rel: &str) -> Option<String> {
 /// The Applications and Flux Kustomizations under `root`.
 fn deployers_in(root: &Path) -> Vec<Deployer> {
     let mut out = Vec::new();
-    for entry in agentops_tools::kustomize::yaml_files(root) {
+    let files = agentops_tools::kustomize::walk_repo(root).filter(|e| {
+        e.file_type().is_file()
+            && e.path()
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+    });
+    for entry in files {
         let Ok(text) = std::fs::read_to_string(entry.path()) else {
             continue;
         };
-        if !text.contains("Application") && !text.contains("Kustomization") {
+        if !text.contains("argoproj.io") && !text.contains("kustomize.toolkit.fluxcd.io") {
             continue;
         }
-        let Ok(objects) = parse_objects(&text) else {
-            continue;
-        };
         let file = entry
             .path()
             .strip_prefix(root)
             .unwrap_or(entry.path())
             .display()
             .to_string();
-        out.extend(objects.iter().filter_map(|o| deployer(o, &file)));
+        // Document by document: one broken document must not hide the others.
+        let docs: Vec<&str> = if parse_objects(&text).is_ok() {
+            vec![text.as_str()]
+        } else {
+            text.split("\n---").collect()
+        };
+        for doc in docs {
+            match parse_objects(doc) {
+                Ok(objects) => out.extend(objects.iter().filter_map(|o| deployer(o, &file))),
+                // Unreadable but a deployer: the folders its `path:` lines name are production.
+                Err(_)
+                    if doc.contains("argoproj.io")
+                        || doc.contains("kustomize.toolkit.fluxcd.io") =>
+                {
+                    let paths: Vec<String> = doc
+                        .lines()
+                        .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("path:"))
+                        .map(|p| clean(p.trim().trim_matches(['"', '\''])))
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                    if !paths.is_empty() {
+                        out.push(Deployer {
+                            paths,
+                            what: format!("an unreadable deployer in {file}"),
+                            cluster: ClusterFacts::default(),
+                            words: vec!["production".to_string()],
+                            templated: false,
+                        });
+                    }
+                }
+                Err(_) => {}
+            }
+        }
     }
     out
 }
@@ -401,28 +510,54 @@ fn deployer(obj: &Value, file: &str) -> Option<Deployer> {
     if let Some(env) = obj["metadata"]["labels"]["environment"].as_str() {
         words.insert(0, env.to_string());
     }
-    if kind == "Application" && api.starts_with("argoproj.io/") {
-        let path = spec["source"]["path"]
+    if (kind == "Application" || kind == "ApplicationSet") && api.starts_with("argoproj.io/") {
+        let set = kind == "ApplicationSet";
+        let app = if set { &spec["template"]["spec"] } else { spec };
+        let mut paths: Vec<String> = app["source"]["path"]
             .as_str()
-            .or_else(|| {
-                spec["sources"]
-                    .as_array()?
-                    .iter()
-                    .find_map(|s| s["path"].as_str())
-            })
-            .map(clean)?;
+            .into_iter()
+            .chain(
+                app["sources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["path"].as_str()),
+            )
+            .filter(|p| !p.contains("{{"))
+            .map(clean)
+            .collect();
+        if set {
+            // A git directory generator's folders (globs).
+            paths.extend(
+                spec["generators"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|g| g["git"]["directories"].as_array().into_iter().flatten())
+                    .filter(|d| d["exclude"] != true)
+                    .filter_map(|d| d["path"].as_str())
+                    .map(clean),
+            );
+        }
+        if paths.is_empty() {
+            return None;
+        }
+        let text = |v: &Value| v.as_str().filter(|t| !t.contains("{{")).map(str::to_string);
+        let destination = &app["destination"];
+        let templated = ["server", "name", "namespace"]
+            .iter()
+            .any(|k| destination[*k].as_str().is_some_and(|t| t.contains("{{")));
         return Some(Deployer {
-            path,
-            what: format!("Application {name} ({file})"),
+            paths,
+            what: format!("{kind} {name} ({file})"),
             cluster: ClusterFacts {
                 context: None,
-                server: spec["destination"]["server"].as_str().map(str::to_string),
-                name: spec["destination"]["name"].as_str().map(str::to_string),
-                namespace: spec["destination"]["namespace"]
-                    .as_str()
-                    .map(str::to_string),
+                server: text(&destination["server"]),
+                name: text(&destination["name"]),
+                namespace: text(&destination["namespace"]),
             },
             words,
+            templated,
         });
     }
     if kind == "Kustomization" && api.starts_with("kustomize.toolkit.fluxcd.io/") {
@@ -431,7 +566,8 @@ fn deployer(obj: &Value, file: &str) -> Option<Deployer> {
             words.push(secret.to_string());
         }
         return Some(Deployer {
-            path,
+            paths: vec![path],
+            templated: false,
             what: format!("Flux Kustomization {name} ({file})"),
             cluster: ClusterFacts {
                 context: None,
@@ -582,5 +718,86 @@ mod tests {
         };
         assert!(named(None).production);
         assert!(!named(Some("web-dev")).production);
+    }
+
+    #[test]
+    fn every_source_json_appsets_and_broken_files_count() {
+        let multi = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\nspec:\n  sources:\n    - path: apps/shop/a\n    - path: apps/shop/live\n  destination:\n    server: https://k8s.prod.example\n    namespace: shop\n";
+        let json = r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "j"}, "spec": {"source": {"path": "apps/j/blue"}, "destination": {"server": "https://k8s.prod.example", "namespace": "j"}}}"#;
+        let set = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: all\nspec:\n  generators:\n    - git:\n        directories:\n          - path: apps/*/green\n  template:\n    spec:\n      source:\n        path: '{{path}}'\n      destination:\n        server: '{{server}}'\n        namespace: x\n";
+        let broken = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: b\nspec:\n  source:\n    path: apps/b/red\n  destination: {server: [unclosed\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: c\nspec:\n  source:\n    path: apps/c/red\n  destination:\n    server: https://k8s.prod.example\n    namespace: c\n";
+        let tmp = repo(&[
+            ("argocd/multi.yaml", multi),
+            ("argocd/j.json", json),
+            ("argocd/set.yaml", set),
+            ("argocd/broken.yaml", broken),
+            (
+                "argocd/prod.yaml",
+                &app(
+                    "web-prod",
+                    "apps/web/overlays/prod",
+                    "https://k8s.prod.example",
+                    "web",
+                ),
+            ),
+        ]);
+        let envs = Environments::scan(tmp.path(), &BTreeMap::new());
+        for rel in [
+            "apps/shop/live",
+            "apps/j/blue",
+            "apps/x/green",
+            "apps/b/red",
+            "apps/c/red",
+        ] {
+            let p = envs.of_path(rel);
+            assert!(p.as_ref().is_some_and(|p| p.production), "{rel}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_cluster_symlinks_and_overlapping_table_paths_fail_closed() {
+        let neutral = app("blue", "apps/web/live", "https://10.9.8.7", "web");
+        let tmp = repo(&[
+            ("argocd/a.yaml", &neutral),
+            ("apps/web/overlays/blue/k.yaml", ""),
+        ]);
+        std::os::unix::fs::symlink("overlays/blue", tmp.path().join("apps/web/live")).unwrap();
+        let envs = Environments::scan(tmp.path(), &BTreeMap::new());
+        // Deployed (through a symlink) to a server nothing places: production.
+        let p = envs.of_path("apps/web/overlays/blue").unwrap();
+        assert!(p.production, "{p:?}");
+        // A namespace word does not place an unknown server.
+        let p = envs.of_cluster(&ClusterFacts {
+            server: Some("https://10.1.1.1".into()),
+            namespace: Some("qa-tools".into()),
+            ..Default::default()
+        });
+        assert!(p.production, "{p:?}");
+        let mut table = BTreeMap::new();
+        table.insert(
+            "dev".to_string(),
+            EnvironmentSpec {
+                paths: vec!["apps/**".into()],
+                ..Default::default()
+            },
+        );
+        table.insert(
+            "prod".to_string(),
+            EnvironmentSpec {
+                paths: vec!["apps/web/overlays/live".into()],
+                ..Default::default()
+            },
+        );
+        let envs = Environments::scan(tmp.path(), &table);
+        assert!(envs.of_path("apps/web/overlays/live").unwrap().production);
+    }
+
+    #[test]
+    fn a_folder_s_own_name_places_it() {
+        let tmp = repo(&[("apps/production/kustomization.yaml", "resources: []\n")]);
+        let envs = Environments::scan(tmp.path(), &BTreeMap::new());
+        assert!(envs.of_path("apps/production").unwrap().production);
+        // A file called prod.yaml in apps/ is not production by its name.
+        assert_eq!(envs.of_path("apps/prod.yaml"), None);
     }
 }

@@ -476,6 +476,13 @@ impl ChangeGate {
         } else {
             String::new()
         };
+        // An overlay that renders deployers (app of apps) is also where they point.
+        let pointed = before_objects
+            .iter()
+            .chain(&after_objects)
+            .filter_map(|o| envs.of_deploying_object(o, &rel_s));
+        let placement =
+            crate::environments::production_first(placement.into_iter().chain(pointed).collect());
         self.unit(
             rel_s,
             UnitKind::Overlay,

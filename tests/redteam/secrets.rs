@@ -120,6 +120,12 @@ async fn no_canary_leaves_the_repository() {
             "git_diff",
             json!({"path": "apps/web/overlays/staging"}),
         ),
+        // Transformed output cannot be matched: the shell sees these files empty.
+        call(
+            "c9",
+            "Bash",
+            json!({"command": "rev apps/web/overlays/staging/settings.env .env; od -c apps/web/overlays/staging/upstream.conf | head -5; kubectl kustomize apps/web/overlays/staging > /dev/null && echo rendered"}),
+        ),
         call(
             "c6",
             "Write",
@@ -140,7 +146,17 @@ async fn no_canary_leaves_the_repository() {
     }
     for canary in &CANARIES[..MODEL_INPUT] {
         assert!(!sent.contains(canary), "{canary} reached the model");
+        let reversed: String = canary.chars().rev().collect();
+        assert!(
+            !sent.contains(&reversed),
+            "{canary} reached the model reversed"
+        );
     }
+    // The shell still renders the overlay whose generator reads the hidden files.
+    assert!(
+        sent.contains("rendered"),
+        "the render in the sandbox failed: {sent}"
+    );
     let mut seen = String::new();
     seen.push_str(&stdout(&out));
     seen.push_str(&stderr(&out));
@@ -148,7 +164,7 @@ async fn no_canary_leaves_the_repository() {
         seen.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
     }
     assert!(
-        server.requests().len() >= 9,
+        server.requests().len() >= 10,
         "the script ran: {}",
         stderr(&out)
     );

@@ -44,12 +44,13 @@ impl TypedTool for BashTool {
         let sandbox = ctx.sandbox.clone()?;
         let (root, cwd) = (ctx.root.clone(), ctx.cwd.clone());
         let secrets = ctx.secrets.clone();
+        let hidden = secrets.files().to_vec();
         let timeout = input.timeout.map_or(ctx.timeout, |s| {
             Duration::from_secs(s.clamp(1, MAX_TIMEOUT_SECS))
         });
         Some(Box::pin(async move {
             let run = tokio::task::spawn_blocking(move || {
-                sandbox.run(&root, &cwd, &input.command, timeout)
+                sandbox.run_hiding(&root, &cwd, &input.command, timeout, &hidden)
             })
             .await
             .map_err(|e| ToolOutput::error(format!("tool task failed: {e}")))?

@@ -25,11 +25,58 @@ pub struct Redacted {
 pub fn redact(text: &str) -> Redacted {
     let (text, json_count) = redact_json(text);
     let (text, yaml_count) = redact_yaml_secrets(&text);
+    let (text, parsed_count) = redact_parsed_secrets(&text);
     let (text, token_count) = redact_tokens(&text);
     Redacted {
         text,
-        count: json_count + yaml_count + token_count,
+        count: json_count + yaml_count + parsed_count + token_count,
     }
+}
+
+/// The Secrets a YAML reader finds in `text` (flow style, escaped or tagged `kind`, `kind:` on
+/// its own line — what the line-based pass cannot see), each one's values replaced wherever
+/// they still appear.
+fn redact_parsed_secrets(text: &str) -> (String, usize) {
+    if !text.contains("kind") {
+        return (text.to_string(), 0);
+    }
+    let Ok(objects) = crate::kustomize::parse_objects(text) else {
+        return (text.to_string(), 0);
+    };
+    let mut values = Vec::new();
+    let mut stack: Vec<&Value> = objects.iter().collect();
+    while let Some(o) = stack.pop() {
+        if let Some(items) = o["items"].as_array() {
+            stack.extend(items);
+        }
+        if o["kind"] != "Secret" {
+            continue;
+        }
+        for key in ["data", "stringData"] {
+            for v in o[key].as_object().into_iter().flat_map(|m| m.values()) {
+                if let Some(v) = v.as_str() {
+                    values.push(v.to_string());
+                    use base64::Engine as _;
+                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v.trim())
+                        && let Ok(decoded) = String::from_utf8(bytes)
+                    {
+                        values.push(decoded.trim().to_string());
+                    }
+                }
+            }
+        }
+    }
+    values.retain(|v| v.len() >= 4 && v != REDACTED);
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = text.to_string();
+    let mut count = 0;
+    for v in values {
+        if out.contains(&v) {
+            count += out.matches(&v).count();
+            out = out.replace(&v, REDACTED);
+        }
+    }
+    (out, count)
 }
 
 /// Redacts every string in a JSON value (tool inputs, messages, events) in place.
@@ -75,6 +122,17 @@ pub fn holds_secret_object(text: &str) -> bool {
         LazyLock::new(|| Regex::new(r#""kind"\s*:\s*"Secret""#).ok());
     KIND.as_ref().is_some_and(|r| r.is_match(text))
         || JSON_KIND.as_ref().is_some_and(|r| r.is_match(text))
+        || (text.contains("kind")
+            && crate::kustomize::parse_objects(text).is_ok_and(|objects| {
+                let mut stack: Vec<&Value> = objects.iter().collect();
+                while let Some(o) = stack.pop() {
+                    if o["kind"] == "Secret" {
+                        return true;
+                    }
+                    stack.extend(o["items"].as_array().into_iter().flatten());
+                }
+                false
+            }))
 }
 
 /// Values known to be secret because of what they become: every value a kustomization's
@@ -85,52 +143,80 @@ pub fn holds_secret_object(text: &str) -> bool {
 pub struct KnownSecrets {
     /// Longest first, so a value containing another is replaced whole.
     values: Vec<String>,
+    /// The files those values come from (relative to the root): the shell sees them empty.
+    files: Vec<std::path::PathBuf>,
 }
 
 /// Values too common to be worth hiding (they would blank out ordinary text).
 const TOO_COMMON: &[&str] = &["true", "false", "null", "none", "yes", "no", "on", "off"];
 
 impl KnownSecrets {
-    /// Reads the repository at `root`: its kustomizations' secret generators and `.env` files.
+    /// Reads the repository at `root`: its kustomizations' secret generators (also through
+    /// `generators:` configs) and `.env` files.
     pub fn scan(root: &std::path::Path) -> Self {
-        let mut values = Vec::new();
-        for dir in crate::kustomize::find_kustomizations(root) {
-            values.extend(generator_values(root, &dir));
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let mut found = Found::default();
+        for dir in crate::kustomize::find_kustomizations(&root) {
+            generator_values(&root, &dir, &mut found);
         }
-        for entry in crate::kustomize::walk_repo(root).filter(|e| e.file_type().is_file()) {
+        for entry in crate::kustomize::walk_repo(&root).filter(|e| e.file_type().is_file()) {
             let name = entry.file_name().to_string_lossy();
             // Dotenv files (`.env`, `.env.local`); a `config.env` that feeds a ConfigMap is
             // configuration, and a secretGenerator's env file is found above.
             let dotenv = name == ".env" || name.starts_with(".env.");
             if dotenv && let Ok(text) = std::fs::read_to_string(entry.path()) {
-                values.extend(env_values(&text));
+                found.values.extend(env_values(&text));
+                found.file(&root, entry.path());
             }
         }
-        Self::from_values(values)
+        let mut known = Self::from_values(found.values);
+        found.files.sort();
+        found.files.dedup();
+        known.files = found.files;
+        known
     }
 
-    /// These values (and their base64 forms).
+    /// These values (and their base64, base64url and hex forms).
     pub fn from_values(values: impl IntoIterator<Item = String>) -> Self {
         use base64::Engine as _;
         let mut all: Vec<String> = Vec::new();
-        for v in values {
-            let v = v.trim().to_string();
+        for raw in values {
+            let v = raw.trim().to_string();
             if v.chars().count() < 4
                 || TOO_COMMON.contains(&v.to_ascii_lowercase().as_str())
                 || (v.len() < 6 && v.chars().all(|c| c.is_ascii_digit()))
             {
                 continue;
             }
-            all.push(base64::engine::general_purpose::STANDARD.encode(v.as_bytes()));
+            let engines = [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::URL_SAFE,
+                base64::engine::general_purpose::STANDARD_NO_PAD,
+            ];
+            for form in [v.clone(), format!("{v}\n"), raw.clone()] {
+                for e in &engines {
+                    all.push(e.encode(form.as_bytes()));
+                }
+            }
+            all.push(v.bytes().map(|b| format!("{b:02x}")).collect());
             all.push(v);
         }
+        all.retain(|v| v.len() >= 4);
         all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         all.dedup();
-        Self { values: all }
+        Self {
+            values: all,
+            files: Vec::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// The files the values come from, relative to the repository root.
+    pub fn files(&self) -> &[std::path::PathBuf] {
+        &self.files
     }
 
     /// `text` with known values, then everything [`redact`] finds, replaced.
@@ -179,78 +265,183 @@ impl KnownSecrets {
     }
 }
 
-/// `KEY=VALUE` lines (`export` and quotes allowed): the values.
-fn env_values(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.trim_start_matches("export ").split_once('='))
-        .map(|(_, v)| v.trim().trim_matches(['"', '\'']).to_string())
-        .collect()
+/// What a scan collects.
+#[derive(Default)]
+struct Found {
+    values: Vec<String>,
+    files: Vec<std::path::PathBuf>,
 }
 
-/// What `dir`'s kustomization's `secretGenerator` entries put in Secrets.
-fn generator_values(root: &std::path::Path, dir: &std::path::Path) -> Vec<String> {
-    let Some(file) = crate::kustomize::kustomization_file(dir) else {
-        return Vec::new();
-    };
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return Vec::new();
-    };
-    let Ok(docs) = crate::kustomize::parse_objects(&text) else {
-        return Vec::new();
-    };
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    // A generator may only read inside the repository (renders that reach out are refused).
-    let read = |rel: &str| -> Option<String> {
-        let path = dir.join(rel).canonicalize().ok()?;
-        path.starts_with(&root)
-            .then(|| std::fs::read_to_string(path).ok())
-            .flatten()
-    };
+impl Found {
+    fn file(&mut self, root: &std::path::Path, path: &std::path::Path) {
+        if let Ok(rel) = path.strip_prefix(root) {
+            self.files.push(rel.to_path_buf());
+        }
+    }
+
+    /// A file's whole content and every line of it.
+    fn content(&mut self, content: &str) {
+        self.values.extend(
+            content
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 4)
+                .map(str::to_string),
+        );
+        self.values.push(content.to_string());
+    }
+}
+
+/// Dotenv values: `KEY=VALUE`, `export`, quotes (a quoted value may span lines), and an
+/// unquoted value's ` # comment` left out.
+fn env_values(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for doc in docs {
-        let Some(generators) = doc["secretGenerator"].as_array() else {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((_, value)) = line.trim_start_matches("export ").split_once('=') else {
             continue;
         };
-        for g in generators {
-            let strings = |key: &str| -> Vec<String> {
-                match &g[key] {
-                    Value::Array(items) => items
-                        .iter()
-                        .filter_map(|i| i.as_str().map(str::to_string))
-                        .collect(),
-                    Value::String(s) => vec![s.clone()],
-                    _ => Vec::new(),
+        let value = value.trim();
+        if let Some(q) = value.chars().next().filter(|c| *c == '"' || *c == '\'')
+            && !(value.len() > 1 && value.ends_with(q))
+        {
+            // A quoted value that goes on over the next lines.
+            let mut whole = value[1..].to_string();
+            for next in lines.by_ref() {
+                out.push(next.trim().trim_end_matches(q).to_string());
+                whole.push('\n');
+                whole.push_str(next);
+                if next.trim_end().ends_with(q) {
+                    break;
                 }
+            }
+            out.push(value[1..].to_string());
+            out.push(whole.trim_end().trim_end_matches(q).to_string());
+            continue;
+        }
+        let unquoted = if value.starts_with(['"', '\'']) {
+            value.trim_matches(['"', '\''])
+        } else {
+            value.split(" #").next().unwrap_or(value).trim()
+        };
+        out.push(unquoted.to_string());
+        out.push(value.to_string());
+    }
+    out
+}
+
+/// `KEY=VALUE` literals, files and env files of one generator (a `secretGenerator` entry or
+/// a `SecretGenerator` config).
+fn one_generator(dir: &std::path::Path, root: &std::path::Path, g: &Value, found: &mut Found) {
+    let strings = |key: &str| -> Vec<String> {
+        match &g[key] {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            Value::String(s) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    // A generator may only read inside the repository (renders that reach out are refused).
+    let read = |rel: &str| -> Option<(std::path::PathBuf, String)> {
+        let path = dir.join(rel).canonicalize().ok()?;
+        path.starts_with(root)
+            .then(|| std::fs::read_to_string(&path).ok().map(|t| (path, t)))
+            .flatten()
+    };
+    for literal in strings("literals") {
+        if let Some((_, v)) = literal.split_once('=') {
+            found.values.push(v.trim_matches(['"', '\'']).to_string());
+            found.values.push(v.to_string());
+        }
+    }
+    for f in strings("files") {
+        let rel = f.split_once('=').map_or(f.as_str(), |(_, p)| p);
+        if let Some((path, content)) = read(rel) {
+            found.content(&content);
+            found.file(root, &path);
+        }
+    }
+    for e in strings("envs").into_iter().chain(strings("env")) {
+        if let Some((path, content)) = read(&e) {
+            found.values.extend(env_values(&content));
+            found.file(root, &path);
+        }
+    }
+}
+
+/// What `dir`'s kustomization's secret generators put in Secrets: its `secretGenerator`
+/// entries and the `SecretGenerator` configs its `generators:` list. A kustomization the
+/// YAML reader refuses (kustomize accepts duplicate keys) is read line by line.
+fn generator_values(root: &std::path::Path, dir: &std::path::Path, found: &mut Found) {
+    let Some(file) = crate::kustomize::kustomization_file(dir) else {
+        return;
+    };
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return;
+    };
+    let docs = match crate::kustomize::parse_objects(&text) {
+        Ok(docs) => docs,
+        Err(_) => {
+            let g = lenient_generator(&text);
+            one_generator(dir, root, &g, found);
+            return;
+        }
+    };
+    for doc in docs {
+        for g in doc["secretGenerator"].as_array().into_iter().flatten() {
+            one_generator(dir, root, g, found);
+        }
+        for config in doc["generators"].as_array().into_iter().flatten() {
+            let Some(rel) = config.as_str() else { continue };
+            let Ok(path) = dir.join(rel).canonicalize() else {
+                continue;
             };
-            for literal in strings("literals") {
-                if let Some((_, v)) = literal.split_once('=') {
-                    out.push(v.trim_matches(['"', '\'']).to_string());
-                }
+            if !path.starts_with(root) || !path.is_file() {
+                continue;
             }
-            for f in strings("files") {
-                let rel = f.split_once('=').map_or(f.as_str(), |(_, p)| p);
-                if let Some(content) = read(rel) {
-                    // The whole file and each of its longer lines (a key file, a JSON key).
-                    out.extend(
-                        content
-                            .lines()
-                            .map(str::trim)
-                            .filter(|l| l.len() >= 8)
-                            .map(str::to_string),
-                    );
-                    out.push(content.trim().to_string());
+            let Ok(config_text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            found.file(root, &path);
+            let base = path.parent().unwrap_or(dir).to_path_buf();
+            match crate::kustomize::parse_objects(&config_text) {
+                Ok(objects) => {
+                    for o in objects.iter().filter(|o| o["kind"] == "SecretGenerator") {
+                        one_generator(&base, root, o, found);
+                    }
                 }
-            }
-            for e in strings("envs").into_iter().chain(strings("env")) {
-                if let Some(content) = read(&e) {
-                    out.extend(env_values(&content));
-                }
+                Err(_) => one_generator(&base, root, &lenient_generator(&config_text), found),
             }
         }
     }
-    out
+}
+
+/// The list items under every `literals:`, `files:` and `envs:` key of `text`, read line by
+/// line (for YAML a strict reader refuses).
+fn lenient_generator(text: &str) -> Value {
+    let mut lists: std::collections::BTreeMap<&str, Vec<Value>> = Default::default();
+    let mut current: Option<&str> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(key) = ["literals:", "files:", "envs:"].iter().find(|k| t == **k) {
+            current = Some(key.trim_end_matches(':'));
+            continue;
+        }
+        match (current, t.strip_prefix("- ")) {
+            (Some(key), Some(item)) => lists.entry(key).or_default().push(Value::String(
+                item.trim().trim_matches(['"', '\'']).to_string(),
+            )),
+            _ if !t.is_empty() && !t.starts_with('#') => current = None,
+            _ => {}
+        }
+    }
+    serde_json::to_value(lists).unwrap_or(Value::Null)
 }
 
 fn redact_json(text: &str) -> (String, usize) {
@@ -680,5 +871,69 @@ mod tests {
         let diff = change.diff();
         assert!(diff.contains("+immutable: true"), "{diff}");
         assert!(!diff.contains("c2VjcmV0"), "{diff}");
+    }
+
+    #[test]
+    fn secrets_a_yaml_reader_finds_are_redacted_however_they_are_written() {
+        for text in [
+            "{apiVersion: v1, kind: Secret, metadata: {name: a}, stringData: {pw: flow-style-canary}}",
+            "apiVersion: v1\nkind: \"Secr\\x65t\"\nmetadata:\n  name: a\nstringData:\n  pw: escaped-kind-canary\n",
+            "apiVersion: v1\nkind: !!str Secret\nmetadata:\n  name: a\nstringData:\n  pw: tagged-kind-canary\n",
+            "apiVersion: v1\nkind:\n  Secret\nmetadata:\n  name: a\nstringData:\n  pw: split-kind-canary\n",
+        ] {
+            let out = redact_text(text);
+            assert!(!out.contains("-canary"), "{text}\n=> {out}");
+            assert!(holds_secret_object(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn generator_plugins_duplicate_keys_dotenv_quirks_and_encodings() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("a");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("kustomization.yaml"),
+            "generators:\n  - gen.yaml\nresources: []\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("gen.yaml"), "apiVersion: builtin\nkind: SecretGenerator\nmetadata:\n  name: g\nliterals:\n  - SEED=genplugin-kl12\n").unwrap();
+        let b = tmp.path().join("b");
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(b.join("kustomization.yaml"), "secretGenerator:\n  - name: x\n    files:\n      - creds\nnamePrefix: a\nnamePrefix: b\n").unwrap();
+        std::fs::write(b.join("creds"), "user-long-line\nPw4x!q7\n").unwrap();
+        std::fs::write(
+            tmp.path().join(".env"),
+            "A=inline-val # note\nB=\"first-line\nsecond-line-x\"\n",
+        )
+        .unwrap();
+        let known = KnownSecrets::scan(tmp.path());
+        use base64::Engine as _;
+        let b64nl = base64::engine::general_purpose::STANDARD.encode("user-long-line\nPw4x!q7\n");
+        let hex: String = "genplugin-kl12"
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let text = format!("genplugin-kl12 Pw4x!q7 inline-val second-line-x {b64nl} {hex}");
+        let out = known.redact_text(&text);
+        for v in [
+            "genplugin-kl12",
+            "Pw4x!q7",
+            "inline-val",
+            "second-line-x",
+            &b64nl,
+            &hex,
+        ] {
+            assert!(!out.contains(v), "{v}: {out}");
+        }
+        let files: Vec<String> = known
+            .files()
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        assert!(
+            files.contains(&"b/creds".to_string()) && files.contains(&".env".to_string()),
+            "{files:?}"
+        );
     }
 }

@@ -65,7 +65,9 @@ const SETUP_FAILED: i32 = 121;
 /// `$5` working folder, `$6` the command.
 const SCRIPT: &str = r#"
 fail() { echo "agentops-sandbox: $*" >&2; exit 121; }
-L="$1"; U="$2"; W="$3"; M="$4"; C="$5"; CMD="$6"
+L="$1"; U="$2"; W="$3"; M="$4"; C="$5"; CMD="$6"; H="$7"
+# Read now: the list may live under /tmp, which is replaced below.
+HIDE=""; if [ -n "$H" ] && [ -f "$H" ]; then HIDE="$(cat "$H")"; fi
 mount -t overlay overlay -o "lowerdir=$L,upperdir=$U,workdir=$W,userxattr" "$M" || fail "overlayfs"
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "tmpfs /dev/shm"
 mkdir /dev/shm/.agentops-view && mount --bind "$M" /dev/shm/.agentops-view || fail "view"
@@ -77,6 +79,11 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "tmpfs /tmp"
 mount -t tmpfs -o mode=755 tmpfs /run || fail "tmpfs /run"
 mkdir -p "$L" && mount --bind /dev/shm/.agentops-view "$L" || fail "repository view"
 if [ -d "$L/.agentops" ]; then mount -t tmpfs tmpfs "$L/.agentops" || fail "hide .agentops"; fi
+if [ -n "$HIDE" ]; then
+  printf '%s\n' "$HIDE" | while IFS= read -r f; do
+    if [ -n "$f" ] && [ -f "$L/$f" ] && [ ! -L "$L/$f" ]; then mount --bind /dev/null "$L/$f" || fail "hide $f"; fi
+  done || exit 121
+fi
 mount -t proc -o ro,nosuid,nodev,noexec proc /proc || fail "proc"
 cd "$C" || fail "cd $C"
 exec setpriv --bounding-set=-all --inh-caps=-all --no-new-privs -- /bin/bash -c "$CMD"
@@ -136,6 +143,20 @@ impl SandboxConfig {
         command: &str,
         timeout: Duration,
     ) -> Result<Sandboxed, SandboxError> {
+        self.run_hiding(root, cwd, command, timeout, &[])
+    }
+
+    /// [`SandboxConfig::run`] where the files `hidden` (paths relative to `root`: secret
+    /// generators' inputs, `.env` files) read as empty: no transformation of their content
+    /// (`rev`, `xxd`, `base64`) can carry a secret past the redactor.
+    pub fn run_hiding(
+        &self,
+        root: &Path,
+        cwd: &Path,
+        command: &str,
+        timeout: Duration,
+        hidden: &[PathBuf],
+    ) -> Result<Sandboxed, SandboxError> {
         let scratch_err = |source| SandboxError::Scratch {
             path: self.scratch.display().to_string(),
             source,
@@ -152,6 +173,14 @@ impl SandboxConfig {
         for d in [&upper, &work, &merged] {
             std::fs::create_dir_all(d).map_err(scratch_err)?;
         }
+        let hidden_list = dir.path().join("hidden");
+        let listed: String = hidden
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.contains('\n') && !p.is_empty())
+            .map(|p| format!("{p}\n"))
+            .collect();
+        std::fs::write(&hidden_list, listed).map_err(scratch_err)?;
         let mut args: Vec<&OsStr> = ["--user", "--map-root-user", "--mount", "--pid", "--fork"]
             .iter()
             .map(OsStr::new)
@@ -171,6 +200,7 @@ impl SandboxConfig {
             merged.as_os_str(),
             cwd.as_os_str(),
             OsStr::new(command),
+            hidden_list.as_os_str(),
         ]);
         let result = run_program("unshare", &args, root, timeout)?;
         if result.exit_code == Some(SETUP_FAILED) && result.stderr.contains("agentops-sandbox:") {

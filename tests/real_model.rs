@@ -200,4 +200,32 @@ fn real_local_model_reads_a_manifest_and_answers() {
         last["usage"]["input_tokens"],
         last["usage"]["output_tokens"]
     );
+
+    // The evaluation suite's smoke task (evals/), through its runner, on the same server.
+    let config = tmp.path().join("eval.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[model]\nprovider = \"local\"\nname = \"local\"\nmax_tokens = 512\ntemperature = 0.0\n\n[providers.local]\nbase_url = \"{base_url}\"\ntool_mode = \"schema\"\ntimeout_secs = 300\n"
+        ),
+    )
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let eval = Command::new("python3")
+        .arg(root.join("evals/run.py"))
+        .args(["--smoke", "--agentops"])
+        .arg(assert_cmd::cargo::cargo_bin("agentops"))
+        .arg("--config")
+        .arg(&config)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&eval.stdout),
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    assert!(eval.status.success(), "eval smoke task failed:\n{report}");
+    assert!(report.contains("PASS"), "{report}");
+    eprintln!("eval smoke: {}", report.lines().last().unwrap_or_default());
 }

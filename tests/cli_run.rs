@@ -774,3 +774,51 @@ async fn a_path_that_is_no_kustomization_is_answered_with_the_nearest_ones() {
         "{told}"
     );
 }
+
+/// The first request of each builtin agent in schema mode, in estimated tokens (4 characters
+/// a token): what a small local model must read before its first step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_agents_make_a_small_first_request_in_schema_mode() {
+    let sb = platform();
+    let mut sizes = Vec::new();
+    for agent in [
+        "general-purpose",
+        "infrastructure-harmonize",
+        "infrastructure-create",
+        "infrastructure-drift",
+    ] {
+        let server =
+            FakeModelServer::start(vec![text("{\"tool\": \"final_answer\", \"text\": \"ok\"}")])
+                .await;
+        sb.write(
+            "agentops.toml",
+            format!(
+                "[model]\nprovider = \"l\"\nname = \"local\"\n[providers.l]\nbase_url = \"{}\"\ntool_mode = \"schema\"\n",
+                server.base_url()
+            ),
+        );
+        let out = run_with(
+            &sb,
+            &server,
+            &["run", "--output-format", "json", "--agent", agent, "hello"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{agent}: {}", stderr(&out));
+        let body = &server.requests()[0].body;
+        let chars: usize = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or("").len())
+            .sum();
+        // The tools are still all there, one line each, with their arguments.
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        assert!(
+            system.contains("- Read(file_path: string)"),
+            "{agent}: {system}"
+        );
+        sizes.push((agent, chars / 4));
+    }
+    eprintln!("first-request prompt (estimated tokens): {sizes:?}");
+    assert!(sizes[0].1 < 1500, "general-purpose: {sizes:?}");
+    assert!(sizes.iter().all(|(_, t)| *t < 2000), "{sizes:?}");
+}

@@ -88,15 +88,73 @@ pub fn schema_instructions(tools: &[ToolDef]) -> String {
          You cannot see files, clusters or command output except through tools: when the answer \
          depends on them, call the tool first and answer only from its result.\n\nAvailable tools:\n",
     );
+    // Compact, for small models and small contexts: one line a tool — its arguments as
+    // `name: type` (the response schema enforces them) and the first sentence of what it does.
     for t in tools {
+        let mut what = first_sentence(&t.description);
+        // Delegation needs the agents' names (listed as `- name: description` lines).
+        if t.name == "Agent" {
+            let names: Vec<&str> = t
+                .description
+                .lines()
+                .filter_map(|l| l.strip_prefix("- ")?.split(':').next())
+                .collect();
+            what.push_str(&format!(" Agents: {}.", names.join(", ")));
+        }
         out.push_str(&format!(
-            "- {}: {} Arguments schema: {}\n",
+            "- {}({}): {what}\n",
             t.name,
-            t.description,
-            step_arguments(&t.parameters)
+            signature(&t.parameters),
         ));
     }
     out
+}
+
+/// `file_path: string, limit: integer` — the arguments a step must give.
+fn signature(parameters: &Value) -> String {
+    let schema = step_arguments(parameters);
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return String::new();
+    };
+    props
+        .iter()
+        .map(|(name, p)| {
+            let kind = if let Some(values) = p.get("enum").and_then(Value::as_array) {
+                values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            } else {
+                match p.get("type") {
+                    Some(Value::String(t)) if t == "array" => {
+                        let item = p["items"]["type"].as_str().unwrap_or("value");
+                        format!("[{item}]")
+                    }
+                    Some(Value::String(t)) => t.clone(),
+                    _ => "value".to_string(),
+                }
+            };
+            format!("{name}: {kind}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first sentence of `text` (at most 160 characters), on one line.
+fn first_sentence(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let end = one_line
+        .find(". ")
+        .map_or(one_line.len(), |i| i + 1)
+        .min(one_line.len());
+    let sentence = &one_line[..end];
+    if sentence.chars().count() > 160 {
+        let cut: String = sentence.chars().take(157).collect();
+        format!("{cut}…")
+    } else {
+        sentence.to_string()
+    }
 }
 
 /// One parsed schema-mode step.

@@ -346,7 +346,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Default, Args)]
 pub struct RunArgs {
-    /// The agent to run (default: the command's agent, else `general-purpose`).
+    /// The agent to run (default: the command's agent; free text is routed to the agent that
+    /// fits, `auto`, falling back to `general-purpose`).
     #[arg(long)]
     pub agent: Option<String>,
     /// Model id or alias (overrides the agent's and the command's).

@@ -218,7 +218,7 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         default_agent: None,
         model: args.model.as_deref(),
     };
-    let plan = plan_turn(ws, &input, choice, previous.as_ref().map(|p| &p.header))
+    let mut plan = plan_turn(ws, &input, choice, previous.as_ref().map(|p| &p.header))
         .map_err(Failure::route)?;
     for w in &plan.warnings {
         eprintln!("{w}");
@@ -233,6 +233,19 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
     if verbose > 0 {
         say_provider(&provider);
     }
+    // Free text nobody chose an agent for goes to the agent whose description fits.
+    let routed = if plan.routable {
+        let routing =
+            agentops_runtime::route::choose_agent(&provider, &ws.agents().items, &plan.prompt)
+                .await;
+        if routing.agent != plan.agent.name {
+            plan.agent =
+                agentops_runtime::route::find_agent(ws, &routing.agent).map_err(Failure::route)?;
+        }
+        Some(routing)
+    } else {
+        None
+    };
     let opened = open_session(ws, dir, &plan, &provider, previous.as_ref(), args.fork)?;
     let (sink, mut rx) = EventSink::channel();
     let (sink, log, resumption) = match opened {
@@ -248,6 +261,13 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
         .unwrap_or_else(session::new_id);
     let engine = engine(ws, provider, args, &plan, sink.clone(), log.as_ref())?;
     let secrets = engine.secrets();
+    if let Some(r) = routed {
+        sink.emit(Event::Routed {
+            agent: r.agent,
+            by: r.by.to_string(),
+            why: r.why,
+        });
+    }
     let format = args.output_format;
     let prompting = asks_a_person(args);
     let printer = tokio::spawn(async move {
@@ -477,6 +497,9 @@ pub(crate) fn render(event: &Event, format: OutputFormat, verbose: u8, text_out:
                 )
             }
             Event::Warning { agent, message } => eprintln!("agentops: {agent}: {message}"),
+            Event::Routed { agent, by, why } => {
+                eprintln!("agentops: routed to {agent} (by {by}: {why})")
+            }
             Event::Hook {
                 hook_event,
                 blocked,

@@ -822,3 +822,93 @@ async fn builtin_agents_make_a_small_first_request_in_schema_mode() {
     assert!(sizes[0].1 < 1500, "general-purpose: {sizes:?}");
     assert!(sizes.iter().all(|(_, t)| *t < 2000), "{sizes:?}");
 }
+
+/// The events of a stream-json run's stdout.
+fn events_of(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_text_is_routed_to_the_agent_that_fits() {
+    let sb = platform();
+    // The request names an agent's job: chosen by its words, no model call spent on it.
+    let server = FakeModelServer::start_scripting_routes(vec![text("done")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "stream-json",
+            "harmonize the prometheus retention to 30d",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = events_of(&out);
+    let routed = events.iter().find(|e| e["type"] == "routed").unwrap();
+    assert_eq!(routed["agent"], "infrastructure-harmonize", "{routed}");
+    assert_eq!(routed["by"], "words");
+    assert_eq!(server.requests().len(), 1, "no router request");
+
+    // Nothing in the words: one schema-constrained call whose answer must be an agent's name.
+    let server = FakeModelServer::start_scripting_routes(vec![
+        text(r#"{"agent": "infrastructure-drift", "why": "compares Git with the cluster"}"#),
+        text("done"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "stream-json",
+            "is what runs in the cluster still what Git says?",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let router = &server.requests()[0].body;
+    let names = &router["response_format"]["json_schema"]["schema"]["properties"]["agent"]["enum"];
+    for name in [
+        "general-purpose",
+        "infrastructure-drift",
+        "infrastructure-harmonize",
+    ] {
+        assert!(
+            names.as_array().unwrap().iter().any(|n| n == name),
+            "{names}"
+        );
+    }
+    let events = events_of(&out);
+    let routed = events.iter().find(|e| e["type"] == "routed").unwrap();
+    assert_eq!(routed["agent"], "infrastructure-drift");
+    assert_eq!(routed["by"], "model");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "agent_started" && e["agent"] == "infrastructure-drift")
+    );
+
+    // A reply that names no agent: the main agent, said so. Text output shows the choice.
+    let server =
+        FakeModelServer::start_scripting_routes(vec![text("drift, probably"), text("done")]).await;
+    let out = run_with(&sb, &server, &["run", "is everything fine?"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("routed to general-purpose (by fallback"),
+        "{}",
+        stderr(&out)
+    );
+    // An explicit agent is never routed.
+    let server = FakeModelServer::start_scripting_routes(vec![text("done")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--agent", "general-purpose", "harmonize it"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!stderr(&out).contains("routed to"), "{}", stderr(&out));
+}

@@ -165,6 +165,14 @@ pub enum Event {
         depth: u32,
         tools: Vec<String>,
     },
+    /// Free text was routed to `agent` before the first turn: by the words of the request
+    /// (`words`), by one schema-constrained model call (`model`), or to the main agent when
+    /// neither chose (`fallback`).
+    Routed {
+        agent: String,
+        by: String,
+        why: String,
+    },
     /// A request to the model is sent.
     ModelRequest {
         agent: String,

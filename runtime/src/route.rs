@@ -27,6 +27,9 @@ pub struct Plan {
     pub command: Option<String>,
     /// What expanding the command warned about (file and line).
     pub warnings: Vec<String>,
+    /// Free text nobody chose an agent for (`--agent auto`, the default): the front end
+    /// routes it ([`choose_agent`]) before the first turn.
+    pub routable: bool,
 }
 
 impl Plan {
@@ -121,6 +124,10 @@ pub fn route_input(
     let mut hooks = None;
     let mut command = None;
     let mut warnings = Vec::new();
+    // `--agent auto` is the same as no agent flag.
+    let agent_flag = agent_flag.filter(|a| *a != AUTO);
+    let routable =
+        agent_flag.is_none() && default_agent.is_none() && matches!(route(input), Route::Text(_));
     let (agent_name, prompt, model, allowed) = match route(input) {
         Route::Command { name, args: raw } => {
             let commands = ws.commands();
@@ -165,7 +172,165 @@ pub fn route_input(
         hooks,
         command,
         warnings,
+        routable,
     })
+}
+
+/// `--agent auto`: route free text to the agent whose description fits.
+pub const AUTO: &str = "auto";
+
+/// How free text found its agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    pub agent: String,
+    /// `words`, `model` or `fallback`.
+    pub by: &'static str,
+    pub why: String,
+}
+
+/// Words that say nothing about which agent fits.
+const GENERIC: &[&str] = &[
+    "infrastructure",
+    "agent",
+    "general",
+    "purpose",
+    "the",
+    "and",
+    "for",
+    "with",
+    "from",
+    "this",
+    "that",
+    "all",
+    "every",
+    "infra",
+    "platform",
+    "app",
+    "apps",
+];
+
+fn words(text: &str) -> Vec<String> {
+    text.to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() >= 3 && !GENERIC.contains(w))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The one agent whose name the request uses (`harmonize` → infrastructure-harmonize), if
+/// exactly one does.
+pub fn by_words(request: &str, agents: &[AgentDefinition]) -> Option<Routing> {
+    let said = words(request);
+    let close = |a: &str, b: &str| {
+        a == b || (a.len() >= 5 && b.len() >= 5 && (a.starts_with(b) || b.starts_with(a)))
+    };
+    let hits: Vec<(&AgentDefinition, String)> = agents
+        .iter()
+        .filter(|a| a.name != MAIN_AGENT)
+        .filter_map(|a| {
+            let name_words = words(&a.name);
+            let hit = said
+                .iter()
+                .find(|w| name_words.iter().any(|n| close(w, n)))?;
+            Some((a, hit.clone()))
+        })
+        .collect();
+    match hits.as_slice() {
+        [(agent, word)] => Some(Routing {
+            agent: agent.name.clone(),
+            by: "words",
+            why: format!("the request says `{word}`"),
+        }),
+        _ => None,
+    }
+}
+
+/// Picks the agent for free text: by its words where that is unambiguous, else with one
+/// model call whose reply must name one of the agents (an enum), else the main agent.
+pub async fn choose_agent(
+    provider: &crate::providers::ResolvedProvider,
+    agents: &[AgentDefinition],
+    request: &str,
+) -> Routing {
+    if let Some(r) = by_words(request, agents) {
+        return r;
+    }
+    let fallback = |why: String| Routing {
+        agent: MAIN_AGENT.to_string(),
+        by: "fallback",
+        why,
+    };
+    let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+    if names.len() < 2 {
+        return fallback("no other agent".to_string());
+    }
+    // The choice is constrained by a response schema, which only OpenAI-compatible servers
+    // take.
+    if provider.kind != crate::config::ProviderKind::Openai {
+        return fallback("no agent's name is in the request".to_string());
+    }
+    let mut system = String::from(
+        "Choose the one agent whose description fits the user's request best. Reply with JSON: {\"agent\": NAME, \"why\": a few words}. Agents:\n",
+    );
+    for a in agents {
+        let one_line: String = a
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let short: String = one_line.chars().take(200).collect();
+        system.push_str(&format!("- {}: {short}\n", a.name));
+    }
+    system.push_str(&format!(
+        "If none fits better than the others, choose {MAIN_AGENT}."
+    ));
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "agent": {"type": "string", "enum": names},
+            "why": {"type": "string"},
+        },
+        "required": ["agent", "why"],
+        "additionalProperties": false,
+    });
+    let chat = crate::model::ChatRequest {
+        model: provider.model.clone(),
+        messages: vec![
+            crate::model::Message::System { content: system },
+            crate::model::Message::User {
+                content: request.to_string(),
+            },
+        ],
+        tools: Vec::new(),
+        response_schema: Some(schema),
+        max_tokens: Some(80),
+        temperature: Some(0.0),
+    };
+    let reply = match provider.provider.complete(&chat, &|_| {}).await {
+        Ok(r) => r,
+        Err(e) => return fallback(format!("the router's model call failed ({e})")),
+    };
+    match crate::tool_mode::parse_json_object(&reply.text) {
+        Some(v) => match v
+            .get("agent")
+            .and_then(serde_json::Value::as_str)
+            .filter(|a| names.contains(a))
+        {
+            Some(agent) => Routing {
+                agent: agent.to_string(),
+                by: "model",
+                why: v
+                    .get("why")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("it fits best")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            },
+            None => fallback("the router named no known agent".to_string()),
+        },
+        None => fallback("the router's reply was not JSON".to_string()),
+    }
 }
 
 /// An agent of the workspace by name.

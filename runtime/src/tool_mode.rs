@@ -245,7 +245,7 @@ fn json_candidates(text: &str) -> Vec<String> {
 }
 
 /// Parses a JSON object, tolerating the doubled braces `{{…}}` small models sometimes write.
-fn parse_json_object(text: &str) -> Option<Map<String, Value>> {
+pub fn parse_json_object(text: &str) -> Option<Map<String, Value>> {
     let text = text.trim();
     let start = text.find('{')?;
     let end = text.rfind('}')?;

@@ -109,6 +109,17 @@ impl Recorded {
 struct State {
     script: VecDeque<Reply>,
     requests: Vec<Recorded>,
+    /// Routing requests (agentops choosing an agent for free text), answered apart.
+    routings: Vec<Recorded>,
+    /// The agent routing requests are answered with (`None`: they take scripted replies).
+    route_to: Option<String>,
+}
+
+/// Whether `body` is agentops' router asking which agent fits (a response schema whose
+/// `agent` property is an enum of agent names).
+fn is_routing(body: &Value) -> bool {
+    let schema = &body["response_format"]["json_schema"]["schema"];
+    schema["properties"]["agent"]["enum"].is_array()
 }
 
 /// The fake server. Dropping it stops it.
@@ -119,13 +130,27 @@ pub struct FakeModelServer {
 }
 
 impl FakeModelServer {
-    /// Starts on a free loopback port with `script` as the replies, in order.
+    /// Starts on a free loopback port with `script` as the replies, in order. Routing
+    /// requests (agentops choosing an agent for free text) are answered with the main agent,
+    /// apart from the script and [`FakeModelServer::requests`] (see
+    /// [`FakeModelServer::routings`]).
     pub async fn start(script: Vec<Reply>) -> Self {
+        Self::start_with(script, Some("general-purpose".to_string())).await
+    }
+
+    /// Like [`FakeModelServer::start`], but routing requests take scripted replies and are
+    /// recorded with the others.
+    pub async fn start_scripting_routes(script: Vec<Reply>) -> Self {
+        Self::start_with(script, None).await
+    }
+
+    async fn start_with(script: Vec<Reply>, route_to: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
             script: script.into(),
-            requests: Vec::new(),
+            route_to,
+            ..State::default()
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -156,6 +181,11 @@ impl FakeModelServer {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// The routing requests answered apart from the script.
+    pub fn routings(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().routings.clone()
+    }
+
     /// Replies not used yet.
     pub fn remaining(&self) -> usize {
         self.state.lock().unwrap().script.len()
@@ -181,13 +211,30 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let reply = {
         let mut s = state.lock().unwrap();
-        s.requests.push(Recorded {
+        let routing = is_routing(&body);
+        let recorded = Recorded {
             method,
             path,
             headers,
             body,
-        });
-        s.script.pop_front()
+        };
+        match s.route_to.clone().filter(|_| routing) {
+            Some(agent) => {
+                s.routings.push(recorded);
+                let answer =
+                    serde_json::json!({"agent": agent, "why": "the fake server's default"});
+                Some(Reply::sse(sse::openai_text(
+                    &answer.to_string(),
+                    10,
+                    5,
+                    sse::Quirks::NONE,
+                )))
+            }
+            None => {
+                s.requests.push(recorded);
+                s.script.pop_front()
+            }
+        }
     };
     let reply = reply.unwrap_or_else(|| {
         let mut r = Reply::error(500, &[]);

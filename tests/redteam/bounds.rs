@@ -68,7 +68,14 @@ async fn delegation_storms_meet_the_request_and_subagent_caps() {
     let out = run_with(
         &sb,
         &server,
-        &["run", "--output-format", "json", "review everything"],
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--agent",
+            "general-purpose",
+            "review everything",
+        ],
     );
     let result = result_of(&out);
     assert_eq!(out.status.code(), Some(5), "{result:#}\n{}", stderr(&out));

@@ -273,13 +273,7 @@ pub async fn choose_agent(
         "Choose the one agent whose description fits the user's request best. Reply with JSON: {\"agent\": NAME, \"why\": a few words}. Agents:\n",
     );
     for a in agents {
-        let one_line: String = a
-            .description
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let short: String = one_line.chars().take(200).collect();
-        system.push_str(&format!("- {}: {short}\n", a.name));
+        system.push_str(&agent_line(a));
     }
     system.push_str(&format!(
         "If none fits better than the others, choose {MAIN_AGENT}."
@@ -331,6 +325,17 @@ pub async fn choose_agent(
         },
         None => fallback("the router's reply was not JSON".to_string()),
     }
+}
+
+/// `- name: description` on one line, at most 200 characters of it (agent lists for models).
+pub fn agent_line(a: &AgentDefinition) -> String {
+    let one_line = a
+        .description
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let short: String = one_line.chars().take(200).collect();
+    format!("- {}: {short}\n", a.name)
 }
 
 /// An agent of the workspace by name.

@@ -156,13 +156,7 @@ impl Engine {
             "Hand a self-contained task to a specialised subagent and get its final answer back. Choose the agent by name in subagent_type, or leave it out and the agent whose description fits best is used. Agents:\n",
         );
         for a in self.agents.iter().filter(|a| a.name != caller.name) {
-            let one_line: String = a
-                .description
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let short: String = one_line.chars().take(200).collect();
-            description.push_str(&format!("- {}: {short}\n", a.name));
+            description.push_str(&crate::route::agent_line(a));
         }
         ToolDef {
             name: AGENT_TOOL.to_string(),

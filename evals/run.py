@@ -516,10 +516,10 @@ def evaluate(ctx: Context, checks: list[dict], files_only: bool = False) -> list
 
 
 def find_agentops(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    if os.environ.get("AGENTOPS_BIN"):
-        return os.environ["AGENTOPS_BIN"]
+    # Tasks run in their own temporary copies: a relative path must not depend on that.
+    given = explicit or os.environ.get("AGENTOPS_BIN")
+    if given:
+        return os.path.abspath(given) if os.sep in given else (shutil.which(given) or given)
     built = [p for p in (REPO / "target/release/agentops", REPO / "target/debug/agentops")
              if p.is_file() and os.access(p, os.X_OK)]
     if built:

@@ -912,3 +912,34 @@ async fn free_text_is_routed_to_the_agent_that_fits() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!stderr(&out).contains("routed to"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_mode_answer_cut_off_by_max_tokens_is_its_text_not_raw_json() {
+    let sb = platform();
+    let cut = r#"{"tool": "final_answer", "text": "The web app runs 4 replicas in prod and"#;
+    let server = FakeModelServer::start(vec![text(cut)]).await;
+    sb.write(
+        "agentops.toml",
+        format!(
+            "[model]\nprovider = \"l\"\nname = \"local\"\n[providers.l]\nbase_url = \"{}\"\ntool_mode = \"schema\"\n",
+            server.base_url()
+        ),
+    );
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--output-format",
+            "json",
+            "--agent",
+            "general-purpose",
+            "how many replicas in prod?",
+        ],
+    );
+    let result: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(
+        result["result"], "The web app runs 4 replicas in prod and",
+        "{result:#}"
+    );
+}

@@ -157,6 +157,37 @@ fn first_sentence(text: &str) -> String {
     }
 }
 
+/// The answer of a `final_answer` step cut off before its end (the reply hit `max_tokens`):
+/// the text written so far, its JSON escapes decoded; `None` for anything else.
+pub fn salvage_final(text: &str) -> Option<String> {
+    let re =
+        regex::Regex::new(r#"^\s*\{\s*"tool"\s*:\s*"final_answer"\s*,\s*"text"\s*:\s*""#).ok()?;
+    let start = re.find(text)?.end();
+    let mut out = String::new();
+    let mut chars = text[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => {}
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        out.push(ch);
+                    }
+                }
+                Some(other) => out.push(other),
+                None => break,
+            },
+            other => out.push(other),
+        }
+    }
+    let out = out.trim().to_string();
+    (!out.is_empty()).then_some(out)
+}
+
 /// One parsed schema-mode step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -339,5 +370,21 @@ mod tests {
             &schema,
             &json!({"tool": "Write", "arguments": {}})
         ));
+    }
+
+    #[test]
+    fn a_final_answer_cut_off_keeps_its_text() {
+        assert_eq!(
+            salvage_final(
+                r#"{"tool": "final_answer", "text": "The web app runs 4 replicas\nin prod, and the"#
+            )
+            .as_deref(),
+            Some("The web app runs 4 replicas\nin prod, and the")
+        );
+        assert_eq!(
+            salvage_final(r#"{"tool": "Read", "arguments": {"file_pa"#),
+            None
+        );
+        assert_eq!(salvage_final("plain text"), None);
     }
 }

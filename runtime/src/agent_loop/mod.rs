@@ -703,6 +703,20 @@ impl Engine {
                     )],
                 ),
                 Err(problem) => {
+                    // An answer cut off by max_tokens keeps the text it has, not its raw JSON.
+                    if let Some(text) = tool_mode::salvage_final(&reply.text) {
+                        self.events.emit(Event::Warning {
+                            agent: agent.name.clone(),
+                            message:
+                                "the answer was cut off (max_tokens); its text so far is the answer"
+                                    .to_string(),
+                        });
+                        self.events.emit(Event::TextDelta {
+                            agent: agent.name.clone(),
+                            text: text.clone(),
+                        });
+                        return (text, Vec::new());
+                    }
                     self.events.emit(Event::Warning {
                         agent: agent.name.clone(),
                         message: format!(

@@ -790,13 +790,7 @@ async fn builtin_agents_make_a_small_first_request_in_schema_mode() {
         let server =
             FakeModelServer::start(vec![text("{\"tool\": \"final_answer\", \"text\": \"ok\"}")])
                 .await;
-        sb.write(
-            "agentops.toml",
-            format!(
-                "[model]\nprovider = \"l\"\nname = \"local\"\n[providers.l]\nbase_url = \"{}\"\ntool_mode = \"schema\"\n",
-                server.base_url()
-            ),
-        );
+        schema_mode(&sb, &server);
         let out = run_with(
             &sb,
             &server,
@@ -918,13 +912,7 @@ async fn a_schema_mode_answer_cut_off_by_max_tokens_is_its_text_not_raw_json() {
     let sb = platform();
     let cut = r#"{"tool": "final_answer", "text": "The web app runs 4 replicas in prod and"#;
     let server = FakeModelServer::start(vec![text(cut)]).await;
-    sb.write(
-        "agentops.toml",
-        format!(
-            "[model]\nprovider = \"l\"\nname = \"local\"\n[providers.l]\nbase_url = \"{}\"\ntool_mode = \"schema\"\n",
-            server.base_url()
-        ),
-    );
+    schema_mode(&sb, &server);
     let out = run_with(
         &sb,
         &server,
@@ -941,5 +929,16 @@ async fn a_schema_mode_answer_cut_off_by_max_tokens_is_its_text_not_raw_json() {
     assert_eq!(
         result["result"], "The web app runs 4 replicas in prod and",
         "{result:#}"
+    );
+}
+
+/// The repository's agentops.toml: the fake `server` in schema tool mode.
+fn schema_mode(sb: &Sandbox, server: &FakeModelServer) {
+    sb.write(
+        "agentops.toml",
+        format!(
+            "[model]\nprovider = \"l\"\nname = \"local\"\n[providers.l]\nbase_url = \"{}\"\ntool_mode = \"schema\"\n",
+            server.base_url()
+        ),
     );
 }

@@ -130,13 +130,7 @@ fn real_local_model_reads_a_manifest_and_answers() {
         &repo,
     );
     std::fs::create_dir_all(repo.join(".git")).unwrap();
-    std::fs::write(
-        repo.join("agentops.toml"),
-        format!(
-            "[model]\nprovider = \"local\"\nname = \"local\"\nmax_tokens = 512\ntemperature = 0.0\n\n[providers.local]\nbase_url = \"{base_url}\"\ntool_mode = \"schema\"\ntimeout_secs = 300\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(repo.join("agentops.toml"), local_config(&base_url)).unwrap();
     std::fs::write(
         repo.join(".claude/agents/replica-counter.md"),
         "---\nname: replica-counter\ndescription: Answers how many replicas an app runs in an environment\ntools: Read\nmaxTurns: 4\n---\nYou answer questions about this Kubernetes repository. Use the Read tool to read files; never guess file contents.\n",
@@ -203,13 +197,7 @@ fn real_local_model_reads_a_manifest_and_answers() {
 
     // The evaluation suite's smoke task (evals/), through its runner, on the same server.
     let config = tmp.path().join("eval.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[model]\nprovider = \"local\"\nname = \"local\"\nmax_tokens = 512\ntemperature = 0.0\n\n[providers.local]\nbase_url = \"{base_url}\"\ntool_mode = \"schema\"\ntimeout_secs = 300\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, local_config(&base_url)).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let eval = Command::new("python3")
         .arg(root.join("evals/run.py"))
@@ -228,4 +216,11 @@ fn real_local_model_reads_a_manifest_and_answers() {
     assert!(eval.status.success(), "eval smoke task failed:\n{report}");
     assert!(report.contains("PASS"), "{report}");
     eprintln!("eval smoke: {}", report.lines().last().unwrap_or_default());
+}
+
+/// agentops.toml for the local server at `base_url`, in schema tool mode.
+fn local_config(base_url: &str) -> String {
+    format!(
+        "[model]\nprovider = \"local\"\nname = \"local\"\nmax_tokens = 512\ntemperature = 0.0\n\n[providers.local]\nbase_url = \"{base_url}\"\ntool_mode = \"schema\"\ntimeout_secs = 300\n"
+    )
 }

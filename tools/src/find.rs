@@ -31,15 +31,25 @@ pub struct Field {
 /// Leaf kustomizations of `root` (those no other kustomization reads), sorted.
 pub fn leaves(root: &Path) -> Vec<PathBuf> {
     let all = find_kustomizations(root);
-    let used: BTreeSet<PathBuf> = all
+    let inputs: BTreeMap<PathBuf, Vec<PathBuf>> =
+        all.iter().map(|k| (k.clone(), input_files(k))).collect();
+    leaves_among(&all, &inputs).into_iter().cloned().collect()
+}
+
+/// The kustomizations of `all` whose kustomization file no other one's `inputs` read.
+pub fn leaves_among<'a>(
+    all: &'a [PathBuf],
+    inputs: &BTreeMap<PathBuf, Vec<PathBuf>>,
+) -> Vec<&'a PathBuf> {
+    let used: BTreeSet<&PathBuf> = inputs
         .iter()
-        .flat_map(|k| {
-            input_files(k)
-                .into_iter()
+        .flat_map(|(k, files)| {
+            files
+                .iter()
                 .filter(move |f| f.parent() != Some(k.as_path()))
         })
         .collect();
-    all.into_iter()
+    all.iter()
         .filter(|k| kustomization_file(k).is_none_or(|f| !used.contains(&f)))
         .collect()
 }

@@ -12,7 +12,7 @@
 //! (re-render, schema, policies, rendered diff, risk, approval) before anything is written.
 
 use crate::edit::FileChange;
-use crate::kustomize::{find_kustomizations, input_files, kustomization_file, parse_objects};
+use crate::kustomize::{find_kustomizations, input_files, parse_objects};
 use crate::tool::ToolOutput;
 use serde::Serialize;
 use serde_json::Value;
@@ -305,19 +305,7 @@ pub async fn plan(
     let inputs: BTreeMap<PathBuf, Vec<PathBuf>> =
         all.iter().map(|k| (k.clone(), input_files(k))).collect();
     // A leaf: no other kustomization reads its kustomization file.
-    let used: BTreeSet<PathBuf> = inputs
-        .iter()
-        .flat_map(|(k, files)| {
-            files
-                .iter()
-                .filter(move |f| f.parent() != Some(k.as_path()))
-                .cloned()
-        })
-        .collect();
-    let leaves: Vec<&PathBuf> = all
-        .iter()
-        .filter(|k| kustomization_file(k).is_none_or(|f| !used.contains(&f)))
-        .collect();
+    let leaves = crate::find::leaves_among(&all, &inputs);
     let mut plan = Plan::default();
     // Render every leaf (in parallel) and find its matching objects.
     let renders =

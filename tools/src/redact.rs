@@ -37,21 +37,8 @@ pub fn redact(text: &str) -> Redacted {
 /// its own line — what the line-based pass cannot see), each one's values replaced wherever
 /// they still appear.
 fn redact_parsed_secrets(text: &str) -> (String, usize) {
-    if !text.contains("kind") {
-        return (text.to_string(), 0);
-    }
-    let Ok(objects) = crate::kustomize::parse_objects(text) else {
-        return (text.to_string(), 0);
-    };
     let mut values = Vec::new();
-    let mut stack: Vec<&Value> = objects.iter().collect();
-    while let Some(o) = stack.pop() {
-        if let Some(items) = o["items"].as_array() {
-            stack.extend(items);
-        }
-        if o["kind"] != "Secret" {
-            continue;
-        }
+    for o in parsed_secrets(text) {
         for key in ["data", "stringData"] {
             for v in o[key].as_object().into_iter().flat_map(|m| m.values()) {
                 if let Some(v) = v.as_str() {
@@ -81,29 +68,7 @@ fn redact_parsed_secrets(text: &str) -> (String, usize) {
 
 /// Redacts every string in a JSON value (tool inputs, messages, events) in place.
 pub fn redact_strings(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::String(s) => {
-            // A JSON document inside a string (a tool call's arguments): its strings each.
-            let trimmed = s.trim_start();
-            if (trimmed.starts_with('{') || trimmed.starts_with('['))
-                && let Ok(mut inner) = serde_json::from_str::<serde_json::Value>(s)
-            {
-                let before = inner.clone();
-                redact_strings(&mut inner);
-                if inner != before {
-                    *s = inner.to_string();
-                }
-                return;
-            }
-            let r = redact_text(s);
-            if r != *s {
-                *s = r;
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
-        serde_json::Value::Object(map) => map.values_mut().for_each(redact_strings),
-        _ => {}
-    }
+    KnownSecrets::default().redact_strings(value);
 }
 
 /// Only the text.
@@ -122,17 +87,29 @@ pub fn holds_secret_object(text: &str) -> bool {
         LazyLock::new(|| Regex::new(r#""kind"\s*:\s*"Secret""#).ok());
     KIND.as_ref().is_some_and(|r| r.is_match(text))
         || JSON_KIND.as_ref().is_some_and(|r| r.is_match(text))
-        || (text.contains("kind")
-            && crate::kustomize::parse_objects(text).is_ok_and(|objects| {
-                let mut stack: Vec<&Value> = objects.iter().collect();
-                while let Some(o) = stack.pop() {
-                    if o["kind"] == "Secret" {
-                        return true;
-                    }
-                    stack.extend(o["items"].as_array().into_iter().flatten());
-                }
-                false
-            }))
+        || !parsed_secrets(text).is_empty()
+}
+
+/// The Secret objects a YAML reader finds in `text` (`List` items included); none when it
+/// does not parse or cannot hold an object.
+fn parsed_secrets(text: &str) -> Vec<Value> {
+    if !text.contains("kind") {
+        return Vec::new();
+    }
+    let Ok(objects) = crate::kustomize::parse_objects(text) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut stack: Vec<Value> = objects;
+    while let Some(mut o) = stack.pop() {
+        if let Some(Value::Array(items)) = o.get_mut("items").map(std::mem::take) {
+            stack.extend(items);
+        }
+        if o["kind"] == "Secret" {
+            found.push(o);
+        }
+    }
+    found
 }
 
 /// Values known to be secret because of what they become: every value a kustomization's

@@ -725,6 +725,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-budget-usd", type=float, help="--max-budget-usd for every task")
     ap.add_argument("--clean-home", action="store_true",
                     help="run agentops with an empty HOME (no ~/.claude definitions, settings or hooks)")
+    ap.add_argument("--attempts", type=int, default=1,
+                    help="runs per task; a task passes if any attempt passes (pass@k; default 1). "
+                    "Every failed attempt is printed with its answer")
     ap.add_argument("--json", metavar="OUT", help="write per-task results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temporary copies")
     ap.add_argument("--list", action="store_true", help="list the tasks and exit")
@@ -765,7 +768,18 @@ def main(argv=None) -> int:
     records = []
     width = max(len(t["_file"]) for t in tasks)
     for t in tasks:
-        rec = self_test_task(t, args) if args.self_test else run_task(t, binary, args)
+        if args.self_test:
+            rec = self_test_task(t, args)
+        else:
+            rec = run_task(t, binary, args)
+            for attempt in range(2, max(args.attempts, 1) + 1):
+                if rec["passed"]:
+                    break
+                print(f"retry {t['_file']} (attempt {attempt}): attempt {attempt - 1} failed: "
+                      + " | ".join(rec["failures"])[:600]
+                      + f"; answer: {(rec.get('answer') or '')[:300]!r}", flush=True)
+                rec = run_task(t, binary, args)
+                rec["attempt"] = attempt
         records.append(rec)
         status = "PASS" if rec["passed"] else "FAIL"
         line = f"{status}  {t['_file']:<{width}}  {rec['seconds']:>6.1f}s"
@@ -780,7 +794,7 @@ def main(argv=None) -> int:
             for key in ("untouched_failures", "sabotage_failures"):
                 for f in rec.get(key, []):
                     print(f"      {key.split('_')[0]}: {f[:300]}")
-        elif args.verbose and rec.get("answer") is not None:
+        elif (args.verbose or not rec["passed"]) and rec.get("answer") is not None:
             print("      answer: " + rec["answer"][:600].replace("\n", "\n      "))
     passed = sum(r["passed"] for r in records)
     pct = round(100 * passed / len(records))

@@ -231,7 +231,10 @@ impl Workspace {
     /// What every system prompt is told about the repository: where it is, the working
     /// folder, the branch, and the target environment when one is chosen.
     pub fn environment(&self, target: Option<&str>) -> String {
-        let mut env = format!("- Repository: {}\n", self.root.display());
+        let mut env = format!(
+            "- Repository: {} (tools take paths relative to it, e.g. `apps/x/base/kustomization.yaml`)\n",
+            self.root.display()
+        );
         if self.cwd != self.root {
             env.push_str(&format!("- Working folder: {}\n", self.cwd.display()));
         }

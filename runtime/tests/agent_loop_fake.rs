@@ -690,6 +690,50 @@ async fn schema_mode_drives_steps_through_response_format() {
 }
 
 #[tokio::test]
+async fn schema_mode_leaves_a_just_repeated_tool_out_of_the_next_step() {
+    // The local model's loop: the same Grep again and again. After the repeat, the next
+    // step's schema cannot express a Grep call, so the model must take another step.
+    let read = r#"{"tool": "Grep", "arguments": {"pattern": "replicas"}}"#;
+    let f = Fixture::with(
+        vec![
+            text(read),
+            text(read),
+            text(r#"{"tool": "final_answer", "text": "3"}"#),
+        ],
+        ToolMode::Schema,
+        Duration::from_secs(5),
+    )
+    .await;
+    let run = f
+        .engine
+        .run(&main_agent(), "replicas?", None)
+        .await
+        .unwrap();
+    assert_eq!(run.text, "3");
+    let offered = |i: usize| -> Vec<String> {
+        f.server.requests()[i].body["response_format"]["json_schema"]["schema"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                b["properties"]["tool"]["const"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert!(offered(0).contains(&"Grep".to_string()));
+    assert!(
+        offered(1).contains(&"Grep".to_string()),
+        "one call is not a loop"
+    );
+    let third = offered(2);
+    assert!(!third.contains(&"Grep".to_string()), "{third:?}");
+    assert!(third.contains(&"Read".to_string()) && third.contains(&"final_answer".to_string()));
+}
+
+#[tokio::test]
 async fn long_tool_results_are_capped() {
     let mut f = Fixture::new(vec![
         calls(&[("c1", "Read", r#"{"file_path": "big.txt"}"#)]),

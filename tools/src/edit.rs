@@ -107,7 +107,10 @@ impl EditTool {
             return Err("old_string and new_string are the same: nothing to change".into());
         }
         let Some(before) = current(&path, &rel)? else {
-            return Err(format!("{rel} does not exist; create it with Write"));
+            return Err(format!(
+                "{rel} does not exist; to create it use Write.{}",
+                crate::files::did_you_mean(&ctx.root, &path)
+            ));
         };
         let found = before.matches(input.old_string.as_str()).count();
         let after = match found {

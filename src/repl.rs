@@ -62,8 +62,29 @@ pub fn run(ws: Workspace, verbose: u8, sessions_dir: Option<&Path>) -> CliResult
         .map_err(Failure::usage)?;
     let dir = sessions_dir.map_or_else(|| session::sessions_dir(&ws.root), Path::to_path_buf);
     runtime.block_on(async move {
-        let mut repl = Repl::start(ws, verbose, dir)?;
-        repl.main_loop().await
+        // Without a model the built-ins (and /validate) still work; prompts say what to set.
+        // Nothing configured: the embedded local model, kept running for the session.
+        let local = agentops_local_model::LocalModel::from_env(ws.home.as_deref());
+        let provided = providers::provide(
+            &ws.config,
+            &providers::process_env,
+            None,
+            None,
+            local.as_ref(),
+            &crate::output::local_model_notice,
+        )
+        .await;
+        let (provider, server) = match provided {
+            Ok(p) => (p.provider, p.server),
+            Err(e) => {
+                eprintln!("agentops: no model: {e}");
+                (providers::unconfigured(&e), None)
+            }
+        };
+        let mut repl = Repl::start(ws, verbose, dir, provider)?;
+        let result = repl.main_loop().await;
+        drop(server);
+        result
     })
 }
 
@@ -89,15 +110,14 @@ struct Repl {
 }
 
 impl Repl {
-    fn start(ws: Workspace, verbose: u8, dir: PathBuf) -> Result<Self, Failure> {
+    fn start(
+        ws: Workspace,
+        verbose: u8,
+        dir: PathBuf,
+        provider: providers::ResolvedProvider,
+    ) -> Result<Self, Failure> {
         let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let color = tty && std::env::var_os("NO_COLOR").is_none();
-        // Without a model the built-ins (and /validate) still work; prompts say what to set.
-        let provider = providers::resolve(&ws.config, &providers::process_env, None, None)
-            .unwrap_or_else(|e| {
-                eprintln!("agentops: no model: {e}");
-                providers::unconfigured(&e)
-            });
         let agent = route::find_agent(&ws, route::MAIN_AGENT).map_err(Failure::route)?;
         let (base_sink, rx) = EventSink::channel();
         let policy = agentops_runtime::approval::ApprovalPolicy::default();

@@ -213,12 +213,15 @@ fn no_provider_configured_is_a_usage_error_naming_what_to_set() {
         .env_remove("AGENTOPS_BASE_URL")
         .env_remove("AGENTOPS_PROVIDER")
         .env_remove("AGENTOPS_MODEL")
+        .env_remove("AGENTOPS_CACHE")
         .args(["run", "hi"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // Nothing configured and no local model installed under this home: both ways out.
     assert!(
-        stderr(&out).contains("set AGENTOPS_BASE_URL"),
+        stderr(&out).contains("set AGENTOPS_BASE_URL")
+            && stderr(&out).contains("`agentops model install`"),
         "{}",
         stderr(&out)
     );

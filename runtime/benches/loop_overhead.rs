@@ -105,6 +105,7 @@ fn bench(c: &mut Criterion) {
                 name: "instant".into(),
                 kind: ProviderKind::Openai,
                 tool_mode: ToolMode::Native,
+                temperature: None,
                 retry: RetryPolicy::default(),
                 model: "m".into(),
                 base_url: String::new(),

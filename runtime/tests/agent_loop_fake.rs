@@ -70,6 +70,7 @@ impl Fixture {
             name: "fake".into(),
             kind: ProviderKind::Openai,
             tool_mode: mode,
+            temperature: None,
             retry: RetryPolicy {
                 attempts: 3,
                 base: Duration::from_millis(5),
@@ -787,6 +788,7 @@ async fn anthropic_messages_with_tool_use() {
             name: "anthropic".into(),
             kind: ProviderKind::Anthropic,
             tool_mode: ToolMode::Native,
+            temperature: None,
             retry: RetryPolicy::default(),
             model: "claude-sonnet-4-5".into(),
             base_url: String::new(),

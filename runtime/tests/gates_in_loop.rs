@@ -97,6 +97,7 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             name: "fake".into(),
             kind: ProviderKind::Openai,
             tool_mode: ToolMode::Native,
+            temperature: None,
             retry: RetryPolicy {
                 attempts: 1,
                 base: Duration::from_millis(5),

@@ -3,7 +3,7 @@
 //! and records every request body. It can also misbehave on purpose: errors with
 //! `Retry-After`, slow replies, dropped connections and truncated streams.
 //!
-//! It is not a model. Tests that need a real one use llama.cpp (see `scripts/local-model.sh`).
+//! It is not a model. Tests that need a real one use the embedded local model (`agentops model install`, crate `agentops-local-model`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod argocd;

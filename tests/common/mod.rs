@@ -73,6 +73,8 @@ pub fn agentops(cwd: &Path, home: &Path, args: &[&str]) -> Output {
         .current_dir(cwd)
         .env("HOME", home)
         .env_remove("AGENTOPS_LOG")
+        // The local model's cache is under the test's home, never the developer's.
+        .env_remove("AGENTOPS_CACHE")
         .env("NO_COLOR", "1")
         .args(args)
         .output()

@@ -283,3 +283,81 @@ fn loading_the_corpus_twice_gives_the_same_result() {
     let b = serde_json::to_value(lint_paths(std::slice::from_ref(&corpus)).files).unwrap();
     assert_eq!(a, b);
 }
+
+/// Files written for these tests (not from the corpus) in the style of Anthropic's plugin
+/// agents: a `description:` whose example blocks run on at column 0.
+fn fixture(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/claude-code")
+        .join(rel)
+}
+
+#[test]
+fn example_blocks_stay_in_the_description() {
+    let a = AgentDefinition::load(&fixture("agents/manifest-reviewer.md"), Source::Project)
+        .unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+    assert_eq!(
+        a.description,
+        "Use this agent when Kubernetes manifests or Kustomize overlays were just changed and need a review before they are merged. Examples:\n\
+<example>\n\
+Context: The user raised the replica count of the prod overlay.\n\
+user: \"I bumped web to 6 replicas in prod, can you check it?\"\n\
+assistant: \"I'll use the manifest-reviewer agent to review the prod overlay change.\"\n\
+<commentary>\n\
+A production overlay changed: review it before merge.\n\
+</commentary>\n\
+</example>\n\
+<example>\n\
+Context: A new NetworkPolicy was added.\n\
+user: \"Added a deny-all policy for payments\"\n\
+assistant: \"Let me have the manifest-reviewer agent look at the new policy.\"\n\
+</example>"
+    );
+    assert_eq!(a.model.as_deref(), Some("inherit"));
+    assert_eq!(a.color.as_deref(), Some("green"));
+    assert_eq!(
+        tools(&a.tools),
+        Some(vec!["Read".into(), "Grep".into(), "Glob".into()])
+    );
+    assert!(a.extra.is_empty(), "{:?}", a.extra.keys());
+    assert_eq!(codes(&a.warnings), ["yaml-fallback"]);
+
+    let c = CommandDefinition::load(&fixture("commands/promote.md"), "promote", Source::Project)
+        .unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+    assert_eq!(
+        c.description,
+        "Promote an app from staging to prod. Usage notes:\nExample: /promote web\nNote: asks for approval before touching prod."
+    );
+    assert_eq!(c.argument_hint.as_deref(), Some("<app>"));
+    assert!(c.extra.is_empty(), "{:?}", c.extra.keys());
+}
+
+#[test]
+fn no_corpus_file_has_dialogue_lines_read_as_keys() {
+    // Lines of an example block (`Context:`, `user:`, `assistant:`) are part of the
+    // description, never unknown keys.
+    let corpus = claude_md();
+    let report = lint_paths(std::slice::from_ref(&corpus));
+    let dialogue = [
+        "Context",
+        "user",
+        "User",
+        "assistant",
+        "Assistant",
+        "Example",
+        "Examples",
+    ];
+    let mut found = Vec::new();
+    for f in &report.files {
+        for d in &f.warnings {
+            if d.code == "unknown-key"
+                && dialogue
+                    .iter()
+                    .any(|k| d.message.contains(&format!("`{k}`")))
+            {
+                found.push(format!("{}:{:?}: {}", f.path.display(), d.line, d.message));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

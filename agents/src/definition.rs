@@ -184,7 +184,7 @@ impl AgentDefinition {
         let split = frontmatter::split(text);
         let mut warnings = split.warnings;
         let fields = match &split.frontmatter {
-            Some(fm) => fields::parse(fm, &mut warnings),
+            Some(fm) => fields::parse_known(fm, AGENT_KEYS, &mut warnings),
             None => {
                 warnings.push(Diagnostic::warning(
                     "no-frontmatter",

@@ -32,8 +32,29 @@ impl Fields {
     }
 }
 
-/// Parses the frontmatter block. Problems become warnings; this never fails.
+/// Keys whose values are prose: in the line-oriented reader, a column-0 line after one of them
+/// continues it unless it names a key the file kind knows. Real agent files (Anthropic's own
+/// plugin agents among them) put `<example>` blocks with `Context: …`, `user: "…"` and
+/// `assistant: "…"` lines straight under `description:`.
+const PROSE_KEYS: &[&str] = &["description", "when_to_use"];
+
+/// Parses the frontmatter block of a file kind whose keys are `known` (empty: any key at
+/// column 0 starts a field). Problems become warnings; this never fails.
+pub fn parse_known(
+    frontmatter: &Frontmatter,
+    known: &[&str],
+    warnings: &mut Vec<Diagnostic>,
+) -> Fields {
+    parse_with(frontmatter, known, warnings)
+}
+
+/// Parses the frontmatter block, any key at column 0 starting a field. Problems become
+/// warnings; this never fails.
 pub fn parse(frontmatter: &Frontmatter, warnings: &mut Vec<Diagnostic>) -> Fields {
+    parse_with(frontmatter, &[], warnings)
+}
+
+fn parse_with(frontmatter: &Frontmatter, known: &[&str], warnings: &mut Vec<Diagnostic>) -> Fields {
     let yaml = frontmatter.yaml.as_str();
     match parse_strict(yaml) {
         Ok(Value::Object(map)) => Fields {
@@ -72,7 +93,7 @@ pub fn parse(frontmatter: &Frontmatter, warnings: &mut Vec<Diagnostic>) -> Field
                 ),
             ));
             Fields {
-                fields: parse_lines(yaml, frontmatter.first_line),
+                fields: parse_lines(yaml, frontmatter.first_line, known),
                 fallback: true,
             }
         }
@@ -155,8 +176,9 @@ fn top_level_key(line: &str) -> Option<(&str, &str)> {
     Some((key, rest.trim()))
 }
 
-/// The line-oriented reader used when strict YAML fails.
-fn parse_lines(yaml: &str, first_line: usize) -> Vec<Field> {
+/// The line-oriented reader used when strict YAML fails. After a prose key, a column-0
+/// `key:` line starts a new field only when `key` is `known` (or `known` is empty).
+fn parse_lines(yaml: &str, first_line: usize, known: &[&str]) -> Vec<Field> {
     struct Pending<'a> {
         key: &'a str,
         first: &'a str,
@@ -166,7 +188,12 @@ fn parse_lines(yaml: &str, first_line: usize) -> Vec<Field> {
     let mut out = Vec::new();
     let mut pending: Option<Pending> = None;
     for (idx, line) in yaml.lines().enumerate() {
-        if let Some((key, first)) = top_level_key(line) {
+        let in_prose = pending
+            .as_ref()
+            .is_some_and(|p| PROSE_KEYS.contains(&p.key) && block_style(p.first).is_none());
+        let starts_field = top_level_key(line)
+            .filter(|(key, _)| !in_prose || known.is_empty() || known.contains(key));
+        if let Some((key, first)) = starts_field {
             if let Some(p) = pending.take() {
                 out.push(finish(p.key, p.first, &p.rest, p.line));
             }
@@ -240,7 +267,17 @@ fn finish(key: &str, first: &str, rest: &[&str], line: usize) -> Field {
     } else {
         let mut parts = vec![first.trim()];
         parts.extend(rest.iter().map(|l| l.trim()).filter(|l| !l.is_empty()));
-        let joined = parts.join(" ");
+        // Lines at column 0 are not YAML continuation lines but the author's own lines
+        // (examples, dialogue): their breaks are kept. Indented ones fold, as YAML does.
+        let own_lines = rest
+            .iter()
+            .any(|l| !l.trim().is_empty() && !l.starts_with([' ', '\t']));
+        let joined = if own_lines {
+            parts.retain(|l| !l.is_empty());
+            parts.join("\n")
+        } else {
+            parts.join(" ")
+        };
         if joined.is_empty() {
             Value::Null
         } else {
@@ -362,6 +399,34 @@ mod tests {
             f.get("allowed-tools").unwrap().value,
             Value::String("Read, Grep".into())
         );
+    }
+
+    #[test]
+    fn prose_continues_through_example_lines_until_a_known_key() {
+        let yaml = "name: reviewer\ndescription: Use this agent after code is written. Examples:\n<example>\nContext: The user finished a feature.\nuser: \"Review my change\"\nassistant: \"I'll use the reviewer agent\"\n<commentary>\nReviews need: care.\n</commentary>\n</example>\nmodel: sonnet\ncolor: blue\nfoo: bar\n";
+        let fm = Frontmatter {
+            yaml: yaml.to_string(),
+            first_line: 2,
+        };
+        let f = parse_known(
+            &fm,
+            &["name", "description", "model", "color"],
+            &mut Vec::new(),
+        );
+        assert!(f.fallback);
+        assert_eq!(
+            f.get("description").unwrap().value,
+            Value::String(
+                "Use this agent after code is written. Examples:\n<example>\nContext: The user finished a feature.\nuser: \"Review my change\"\nassistant: \"I'll use the reviewer agent\"\n<commentary>\nReviews need: care.\n</commentary>\n</example>".into()
+            )
+        );
+        let keys: Vec<&str> = f.fields.iter().map(|f| f.key.as_str()).collect();
+        // An unknown key after a non-prose field is still its own (unknown) field.
+        assert_eq!(keys, ["name", "description", "model", "color", "foo"]);
+        assert_eq!(f.get("model").unwrap().line, 12);
+        // Without the kind's keys, the old reading: every `key:` line is a field.
+        let f = parse(&fm, &mut Vec::new());
+        assert!(f.get("Context").is_some());
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl CommandDefinition {
         let split = frontmatter::split(text);
         let mut warnings = split.warnings;
         let fields = match &split.frontmatter {
-            Some(fm) => fields::parse(fm, &mut warnings),
+            Some(fm) => fields::parse_known(fm, COMMAND_KEYS, &mut warnings),
             None => Fields::default(),
         };
         let mut cmd = CommandDefinition {

@@ -26,6 +26,7 @@ pub mod events;
 pub mod gates;
 pub mod hooks;
 pub mod lint;
+pub mod memory;
 pub mod model;
 pub mod outcome;
 pub mod permissions;

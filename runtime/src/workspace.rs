@@ -209,7 +209,9 @@ impl Workspace {
         changes: Arc<crate::change::ChangeService>,
     ) -> (crate::EngineBuilder, Vec<String>) {
         let config = &self.config;
-        let (hooks, warnings) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
+        let (hooks, mut warnings) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
+        let memory = crate::memory::Memory::load(&self.root, &self.cwd, self.home.as_deref());
+        warnings.extend(memory.warnings.iter().cloned());
         let ctx = agentops_tools::ToolContext {
             sandbox: self.sandbox(),
             ..self.tool_context(session_id, "")
@@ -223,6 +225,10 @@ impl Workspace {
             .sampling(config.model.max_tokens, temperature)
             .agents(self.agents().items)
             .environment(self.environment(None))
+            .memory(
+                memory,
+                crate::memory::Rules::load(&self.root, &self.cwd, self.home.as_deref()),
+            )
             .permissions(self.permissions.clone())
             .hooks(hooks)
             .changes(changes);

@@ -30,6 +30,8 @@ pub struct EngineBuilder {
     permissions: Permissions,
     agents: Vec<AgentDefinition>,
     environment: String,
+    memory: crate::memory::Memory,
+    rules: crate::memory::Rules,
     events: EventSink,
     changes: Option<Arc<ChangeService>>,
     hooks: crate::hooks::HookSet,
@@ -51,6 +53,8 @@ impl Engine {
             permissions: Permissions::default(),
             agents: Vec::new(),
             environment: String::new(),
+            memory: crate::memory::Memory::default(),
+            rules: crate::memory::Rules::default(),
             events: EventSink::discard(),
             changes: None,
             hooks: crate::hooks::HookSet::default(),
@@ -102,6 +106,15 @@ impl EngineBuilder {
     /// Appended to every system prompt (repository, branch, target).
     pub fn environment(mut self, environment: String) -> Self {
         self.environment = environment;
+        self
+    }
+
+    /// The memory files (CLAUDE.md, AGENTS.md, rules without `paths:`) the main agent's
+    /// system prompt carries, and the rules with `paths:` that join when a matching file is
+    /// read or changed.
+    pub fn memory(mut self, memory: crate::memory::Memory, rules: crate::memory::Rules) -> Self {
+        self.memory = memory;
+        self.rules = rules;
         self
     }
 
@@ -159,6 +172,9 @@ impl EngineBuilder {
             permissions: self.permissions,
             agents: self.agents,
             environment: self.environment,
+            memory: self.memory.prompt(),
+            rules: self.rules,
+            rules_delivered: Mutex::new(Vec::new()),
             events: self.events.with_secrets(secrets),
             changes,
             hooks: self.hooks,

@@ -85,6 +85,7 @@ impl Engine {
             },
         };
         let output = self.post_tool_use(agent, call, name, output).await;
+        let output = self.with_rules(name, &call.arguments, output);
         // Every result is redacted again here, whatever the tool did: defence in depth.
         let redacted = self.tool_ctx.secrets.redact_text(&output.content);
         let (content, truncated) = cap(&redacted, self.limits.max_tool_output_bytes);
@@ -98,6 +99,49 @@ impl Engine {
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
         (output.with_content(content), truncated)
+    }
+
+    /// A successful file tool's result, followed by the scoped rules (`.claude/rules/` with
+    /// `paths:`) its file matches that this engine has not delivered yet.
+    fn with_rules(&self, name: &str, arguments: &str, output: ToolOutput) -> ToolOutput {
+        const FILE_TOOLS: &[&str] = &["Read", "Edit", "Write", "MultiEdit", "NotebookEdit"];
+        if output.is_error || !FILE_TOOLS.contains(&name) || self.rules.scoped.is_empty() {
+            return output;
+        }
+        let Some(path) = serde_json::from_str::<Value>(arguments).ok().and_then(|a| {
+            a.get("file_path")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }) else {
+            return output;
+        };
+        let Ok(real) =
+            agentops_tools::path::confine(&self.tool_ctx.root, &self.tool_ctx.cwd, &path)
+        else {
+            return output;
+        };
+        let rel = agentops_tools::path::display(&self.tool_ctx.root, &real);
+        let Ok(mut delivered) = self.rules_delivered.lock() else {
+            return output;
+        };
+        let mut extra = String::new();
+        for rule in self.rules.matching(&real) {
+            if delivered.contains(&rule.shown) {
+                continue;
+            }
+            delivered.push(rule.shown.clone());
+            extra.push_str(&format!(
+                "\n\n[Rule {} applies to {rel} ({})]\n{}",
+                rule.shown,
+                rule.paths.join(", "),
+                rule.text.trim()
+            ));
+        }
+        if extra.is_empty() {
+            return output;
+        }
+        let content = format!("{}{extra}", output.content);
+        output.with_content(content)
     }
 
     /// Applies the permission rules and the agent's `permissionMode`. Nobody can answer an

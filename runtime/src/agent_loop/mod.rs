@@ -181,6 +181,12 @@ pub struct Engine {
     agents: Vec<AgentDefinition>,
     /// Appended to every system prompt (repository, branch, target).
     environment: String,
+    /// The main agent's memory section (CLAUDE.md, AGENTS.md, rules without `paths:`).
+    memory: String,
+    /// Rules with `paths:`: each joins a tool result the first time a matching file is used.
+    rules: crate::memory::Rules,
+    /// The scoped rules already delivered in this engine's runs.
+    rules_delivered: Mutex<Vec<String>>,
     events: EventSink,
     /// Every change goes through it: gates, risk, approval, write (and its ledger).
     changes: Arc<ChangeService>,
@@ -486,7 +492,7 @@ impl Engine {
         depth: u32,
     ) -> Result<Vec<Message>, String> {
         let mut messages = vec![Message::System {
-            content: self.system_prompt(agent, offer),
+            content: self.system_prompt(agent, offer, depth),
         }];
         messages.extend(start.history);
         let mut prompt = start.prompt;

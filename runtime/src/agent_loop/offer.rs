@@ -51,10 +51,20 @@ impl Offer {
 }
 
 impl Engine {
-    pub(super) fn system_prompt(&self, agent: &AgentDefinition, offer: &Offer) -> String {
+    pub(super) fn system_prompt(
+        &self,
+        agent: &AgentDefinition,
+        offer: &Offer,
+        depth: u32,
+    ) -> String {
         let mut prompt = agent.body.trim().to_string();
         if prompt.is_empty() {
             prompt = agent.description.clone();
+        }
+        // Memory is the main agent's, as in Claude Code (subagents get their own prompt only).
+        if depth == 0 && !self.memory.is_empty() {
+            prompt.push_str("\n\n");
+            prompt.push_str(&self.tool_ctx.secrets.redact_text(&self.memory));
         }
         if !self.environment.is_empty() {
             prompt.push_str("\n\n# Environment\n");

@@ -62,6 +62,7 @@ fn bench_load(c: &mut Criterion) {
         positional_base: 1,
         root: root.clone(),
         cwd: root.clone(),
+        session_id: None,
     };
     let args = Arguments::parse("web prod");
     c.bench_function("expand_command", |b| {

@@ -31,9 +31,11 @@ pub fn boolean(field: &Field, warnings: &mut Vec<Diagnostic>) -> Option<bool> {
     match &field.value {
         Value::Null => None,
         Value::Bool(b) => Some(*b),
+        Value::Number(n) if n.as_u64() == Some(1) => Some(true),
+        Value::Number(n) if n.as_u64() == Some(0) => Some(false),
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" => Some(true),
-            "false" | "no" | "off" => Some(false),
+            "true" | "yes" | "on" | "1" => Some(true),
+            "false" | "no" | "off" | "0" => Some(false),
             _ => {
                 warnings.push(wrong_type(field, "true or false", &field.value));
                 None

@@ -42,6 +42,13 @@ pub struct CommandDefinition {
     /// runtime types them).
     pub steps: Vec<Value>,
     pub extra: BTreeMap<String, Value>,
+    /// A skill (`.claude/skills/<name>/SKILL.md`): its folder, whose supporting files the
+    /// skill's text refers to by relative path. `None` for a command file.
+    pub skill_dir: Option<PathBuf>,
+    /// When the model should use it (skills' `when_to_use`), shown after the description.
+    pub when_to_use: Option<String>,
+    /// A person may run it as `/name` (`user-invocable: false` hides it from them).
+    pub user_invocable: bool,
     /// The prompt template.
     pub body: String,
     pub body_line: usize,
@@ -66,6 +73,16 @@ pub const COMMAND_KEYS: &[&str] = &[
     "name",
     "command",
     "user-invocable",
+    // Skills (SKILL.md) keys.
+    "when_to_use",
+    "disallowed-tools",
+    "effort",
+    "background",
+    "paths",
+    "shell",
+    "metadata",
+    "license",
+    "compatibility",
 ];
 
 impl CommandDefinition {
@@ -91,6 +108,9 @@ impl CommandDefinition {
             hooks: None,
             steps: Vec::new(),
             extra: BTreeMap::new(),
+            skill_dir: None,
+            when_to_use: None,
+            user_invocable: true,
             body: split.body,
             body_line: split.body_line,
             source: origin.source,
@@ -146,7 +166,13 @@ impl CommandDefinition {
                     }
                 }
                 "user-invocable" => {
-                    coerce::boolean(field, w);
+                    cmd.user_invocable = coerce::boolean(field, w).unwrap_or(true);
+                }
+                "when_to_use" => cmd.when_to_use = coerce::non_empty_string(field, w),
+                // Read by Claude Code; kept for `agentops commands show`, not used here.
+                "disallowed-tools" | "effort" | "background" | "paths" | "shell" | "metadata"
+                | "license" | "compatibility" => {
+                    cmd.extra.insert(field.key.clone(), field.value.clone());
                 }
                 _ => {
                     w.push(unknown_key(field, COMMAND_KEYS));

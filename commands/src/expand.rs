@@ -24,6 +24,35 @@ pub struct ExpandOptions {
     pub root: PathBuf,
     /// Relative `@path`s are resolved from here.
     pub cwd: PathBuf,
+    /// `${CLAUDE_SESSION_ID}` (left as written when `None`).
+    pub session_id: Option<String>,
+}
+
+impl ExpandOptions {
+    /// `${NAME}` variables of Claude Code: `CLAUDE_PROJECT_DIR` (the root),
+    /// `CLAUDE_SESSION_ID`, and for a skill `CLAUDE_SKILL_DIR` (its folder).
+    pub fn variables(&self, cmd: &CommandDefinition) -> Vec<(&'static str, String)> {
+        let mut vars = vec![("CLAUDE_PROJECT_DIR", self.root.display().to_string())];
+        if let Some(id) = &self.session_id {
+            vars.push(("CLAUDE_SESSION_ID", id.clone()));
+        }
+        if let Some(dir) = &cmd.skill_dir {
+            vars.push(("CLAUDE_SKILL_DIR", dir.display().to_string()));
+        }
+        vars
+    }
+}
+
+/// `text` with each `${NAME}` of `vars` replaced.
+pub fn with_variables(text: &str, vars: &[(&str, String)]) -> String {
+    let mut out = text.to_string();
+    for (name, value) in vars {
+        let token = format!("${{{name}}}");
+        if out.contains(&token) {
+            out = out.replace(&token, value);
+        }
+    }
+    out
 }
 
 /// A pre-executed shell snippet, for reporting.
@@ -100,8 +129,10 @@ pub fn expand(
     }
     let mut used_placeholder = false;
     let mut missing: Vec<(String, usize)> = Vec::new();
+    let vars = options.variables(cmd);
     let mut sub = |text: &str, line: usize| {
-        let s = substitute(text, args, &cmd.arguments, options.positional_base);
+        let text = with_variables(text, &vars);
+        let s = substitute(&text, args, &cmd.arguments, options.positional_base);
         used_placeholder |= s.used_placeholder;
         missing.extend(s.missing.into_iter().map(|m| (m, line)));
         s.text

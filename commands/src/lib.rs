@@ -13,7 +13,7 @@ pub mod substitute;
 
 pub use args::Arguments;
 pub use definition::{CommandDefinition, Context};
-pub use expand::{ExpandError, ExpandOptions, Expansion, expand};
+pub use expand::{ExpandError, ExpandOptions, Expansion, expand, with_variables};
 pub use route::{Route, route};
 pub use shell::{NoShell, ShellExec, ShellOutput};
 
@@ -56,14 +56,59 @@ pub fn name_from_path(relative: &Path) -> String {
     parts.join(":")
 }
 
-/// Loads every command visible from `cwd`: project folders up to the repo root, then
-/// `<home>/.claude/commands`, then the builtins.
+/// Loads every command visible from `cwd`: skills (`.claude/skills/<name>/SKILL.md`) first, so
+/// a skill wins over a command of the same name, then command files — each from the project
+/// folders up to the repo root, then `<home>/.claude/…` — then the builtins.
 pub fn discover(cwd: &Path, home: Option<&Path>) -> Catalog<CommandDefinition> {
-    discover::load_catalog(
+    let mut catalog = discover::load_catalog(
+        &SearchPath::new(cwd, home, "skills"),
+        |file, source| {
+            // Only SKILL.md files are skills; other markdown in a skill folder is its
+            // material, skipped without a word.
+            if !is_skill_file(&file.path) {
+                return Err(agentops_agents::Rejected {
+                    path: file.path.clone(),
+                    diagnostics: Vec::new(),
+                });
+            }
+            let mut skill =
+                CommandDefinition::load(&file.path, &skill_name(&file.relative), source)?;
+            skill.skill_dir = file.path.parent().map(Path::to_path_buf);
+            Ok(skill)
+        },
+        Vec::new(),
+    );
+    let commands = discover::load_catalog(
         &SearchPath::new(cwd, home, "commands"),
         |file, source| CommandDefinition::load(&file.path, &name_from_path(&file.relative), source),
         builtin::commands(),
-    )
+    );
+    for cmd in commands.items {
+        catalog.add(cmd);
+    }
+    catalog.shadowed.extend(commands.shadowed);
+    catalog.diagnostics.extend(commands.diagnostics);
+    catalog.sort();
+    catalog
+}
+
+fn is_skill_file(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "SKILL.md")
+}
+
+/// The slash name of a skill at `relative` (`deploy/SKILL.md` under a skills folder): its
+/// folder's name, not its `name:` key; nested folders give namespaced names
+/// (`platform/review/SKILL.md` → `platform:review`).
+pub fn skill_name(relative: &Path) -> String {
+    relative
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .unwrap_or_default()
 }
 
 /// Why a command name did not resolve.
@@ -71,6 +116,10 @@ pub fn discover(cwd: &Path, home: Option<&Path>) -> Catalog<CommandDefinition> {
 pub enum ResolveError {
     #[error("no command /{name}{}", suggest(.similar))]
     NotFound { name: String, similar: Vec<String> },
+    #[error(
+        "/{name} is a skill only the model may use (`user-invocable: false`); ask for what it does in words instead"
+    )]
+    NotUserInvocable { name: String },
     #[error("/{name} is ambiguous: it could be {}; use the full name", .candidates.iter().map(|c| format!("/{c}")).collect::<Vec<_>>().join(" or "))]
     Ambiguous {
         name: String,

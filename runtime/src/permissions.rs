@@ -210,6 +210,9 @@ impl Permissions {
                 .unwrap_or_default();
             return self.check_shell(command);
         }
+        if tool == "Skill" {
+            return self.check_skill(input.get("skill").and_then(Value::as_str).unwrap_or(""));
+        }
         let subjects = self.subjects(tool, input);
         let hit = |rules: &[Rule], restrictive: bool| -> Option<Rule> {
             rules
@@ -230,6 +233,29 @@ impl Permissions {
             return Decision::Allow;
         }
         Decision::Ask(format!("{tool} changes things and no rule allows it"))
+    }
+
+    /// The Skill tool: `Skill(name)` rules name a skill (`Skill(deploy:*)` a namespace or a
+    /// prefix); loading a skill's text changes nothing, so it is allowed unless a deny or ask
+    /// rule says otherwise.
+    fn check_skill(&self, skill: &str) -> Decision {
+        let matches = |r: &&Rule| {
+            r.tool == "Skill"
+                && r.pattern.as_deref().is_none_or(|p| {
+                    let p = p.trim();
+                    match p.strip_suffix('*') {
+                        Some(prefix) => skill.starts_with(prefix.trim_end_matches(':')),
+                        None => p == skill,
+                    }
+                })
+        };
+        if let Some(r) = self.deny.iter().find(matches) {
+            return Decision::Deny(format!("denied by `{r}` ({})", r.source));
+        }
+        if let Some(r) = self.ask.iter().find(matches) {
+            return Decision::Ask(format!("`{r}` ({}) asks for approval", r.source));
+        }
+        Decision::Allow
     }
 
     /// A shell command: every simple command in it must be allowed. The line is read with a

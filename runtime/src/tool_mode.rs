@@ -92,14 +92,14 @@ pub fn schema_instructions(tools: &[ToolDef]) -> String {
     // `name: type` (the response schema enforces them) and the first sentence of what it does.
     for t in tools {
         let mut what = first_sentence(&t.description);
-        // Delegation needs the agents' names (listed as `- name: description` lines).
-        if t.name == "Agent" {
+        // Delegation and skills need the names (listed as `- name: description` lines).
+        if t.name == "Agent" || t.name == "Skill" {
             let names: Vec<&str> = t
                 .description
                 .lines()
-                .filter_map(|l| l.strip_prefix("- ")?.split(':').next())
+                .filter_map(|l| l.strip_prefix("- ")?.split(": ").next())
                 .collect();
-            what.push_str(&format!(" Agents: {}.", names.join(", ")));
+            what.push_str(&format!(" {}s: {}.", t.name, names.join(", ")));
         }
         out.push_str(&format!(
             "- {}({}): {what}\n",

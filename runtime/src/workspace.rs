@@ -225,6 +225,10 @@ impl Workspace {
             .sampling(config.model.max_tokens, temperature)
             .agents(self.agents().items)
             .environment(self.environment(None))
+            .skills(
+                crate::agent_loop::skills::model_invocable(&self.commands().items),
+                config.commands.positional_base,
+            )
             .memory(
                 memory,
                 crate::memory::Rules::load(&self.root, &self.cwd, self.home.as_deref()),
@@ -318,6 +322,7 @@ impl Workspace {
             positional_base: self.config.commands.positional_base,
             root: self.root.clone(),
             cwd: self.cwd.clone(),
+            session_id: None,
         }
     }
 
@@ -329,6 +334,12 @@ impl Workspace {
         args: &Arguments,
     ) -> Result<(CommandDefinition, Expansion), RenderError> {
         let cmd = agentops_commands::resolve(commands, name)?;
+        if !cmd.user_invocable {
+            return Err(agentops_commands::ResolveError::NotUserInvocable {
+                name: cmd.name.clone(),
+            }
+            .into());
+        }
         let mut expansion =
             agentops_commands::expand(cmd, args, &self.expand_options(), &self.command_shell())?;
         // Inlined files and command output may hold Secrets: redacted before anyone sees them.

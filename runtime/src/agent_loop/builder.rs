@@ -32,6 +32,8 @@ pub struct EngineBuilder {
     environment: String,
     memory: crate::memory::Memory,
     rules: crate::memory::Rules,
+    skills: Vec<agentops_commands::CommandDefinition>,
+    positional_base: usize,
     events: EventSink,
     changes: Option<Arc<ChangeService>>,
     hooks: crate::hooks::HookSet,
@@ -55,6 +57,8 @@ impl Engine {
             environment: String::new(),
             memory: crate::memory::Memory::default(),
             rules: crate::memory::Rules::default(),
+            skills: Vec::new(),
+            positional_base: 1,
             events: EventSink::discard(),
             changes: None,
             hooks: crate::hooks::HookSet::default(),
@@ -118,6 +122,18 @@ impl EngineBuilder {
         self
     }
 
+    /// Skills the model may load with the `Skill` tool (see [`super::skills`]), and whether
+    /// `$1` (1) or `$0` (0) is their first argument.
+    pub fn skills(
+        mut self,
+        skills: Vec<agentops_commands::CommandDefinition>,
+        positional_base: usize,
+    ) -> Self {
+        self.skills = skills;
+        self.positional_base = positional_base;
+        self
+    }
+
     pub fn events(mut self, events: EventSink) -> Self {
         self.events = events;
         self
@@ -175,6 +191,8 @@ impl EngineBuilder {
             memory: self.memory.prompt(),
             rules: self.rules,
             rules_delivered: Mutex::new(Vec::new()),
+            skills: self.skills,
+            positional_base: self.positional_base,
             events: self.events.with_secrets(secrets),
             changes,
             hooks: self.hooks,

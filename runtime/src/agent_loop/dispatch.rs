@@ -72,6 +72,23 @@ impl Engine {
                 Ok(()) if name == AGENT_TOOL && offer.delegation => {
                     self.delegate(agent, model, args, depth).await
                 }
+                Ok(()) if name == super::skills::SKILL_TOOL && offer.skills => {
+                    match self.pre_tool_use(agent, call, name, &args).await {
+                        Err(blocked) => blocked,
+                        Ok(hook) => {
+                            match self.permit(
+                                agent,
+                                name,
+                                &args,
+                                agentops_tools::Risk::ReadOnly,
+                                hook,
+                            ) {
+                                Ok(()) => self.invoke_skill(&args),
+                                Err(refusal) => refusal,
+                            }
+                        }
+                    }
+                }
                 Ok(()) => match self.tools.get(name) {
                     Some(tool) => match self.pre_tool_use(agent, call, name, &args).await {
                         Err(blocked) => blocked,

@@ -35,6 +35,7 @@ mod dispatch;
 mod guard;
 mod hooks;
 mod offer;
+pub mod skills;
 
 pub use crate::change::{ApprovalRecord, GateRecord};
 pub use builder::EngineBuilder;
@@ -187,6 +188,10 @@ pub struct Engine {
     rules: crate::memory::Rules,
     /// The scoped rules already delivered in this engine's runs.
     rules_delivered: Mutex<Vec<String>>,
+    /// Skills the model may load with the `Skill` tool.
+    skills: Vec<agentops_commands::CommandDefinition>,
+    /// `$1` or `$0` first, for skills' arguments.
+    positional_base: usize,
     events: EventSink,
     /// Every change goes through it: gates, risk, approval, write (and its ledger).
     changes: Arc<ChangeService>,

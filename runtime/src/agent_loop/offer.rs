@@ -2,6 +2,7 @@
 //! the registry), the `Agent` delegation tool while the depth allows it, the input validators,
 //! and the system prompt (agent body, environment, learnings, schema-mode instructions).
 
+use super::skills::SKILL_TOOL;
 use super::{AGENT_TOOL, Engine};
 use crate::config::ToolMode;
 use crate::events::Event;
@@ -16,6 +17,8 @@ pub(super) struct Offer {
     pub(super) defs: Vec<ToolDef>,
     pub(super) validators: HashMap<String, jsonschema::Validator>,
     pub(super) delegation: bool,
+    /// The `Skill` tool is offered.
+    pub(super) skills: bool,
 }
 
 impl Offer {
@@ -100,7 +103,7 @@ impl Engine {
                 .tools
                 .names()
                 .map(str::to_string)
-                .chain(std::iter::once(AGENT_TOOL.to_string()))
+                .chain([AGENT_TOOL.to_string(), SKILL_TOOL.to_string()])
                 .collect(),
             Some(list) => {
                 let mut names: Vec<String> = Vec::new();
@@ -116,6 +119,7 @@ impl Engine {
             depth < self.limits.max_depth && self.agents.iter().any(|a| a.name != agent.name);
         let mut defs = Vec::new();
         let mut delegation = false;
+        let mut skills = false;
         let mut unavailable = Vec::new();
         for name in wanted {
             if disallowed.contains(&name.as_str()) {
@@ -125,6 +129,13 @@ impl Engine {
                 if can_delegate {
                     delegation = true;
                     defs.push(self.agent_tool_def(agent));
+                }
+                continue;
+            }
+            if name == SKILL_TOOL {
+                if !self.skills.is_empty() {
+                    skills = true;
+                    defs.push(self.skill_tool_def());
                 }
                 continue;
             }
@@ -158,6 +169,7 @@ impl Engine {
             defs,
             validators,
             delegation,
+            skills,
         }
     }
 

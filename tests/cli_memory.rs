@@ -129,3 +129,24 @@ async fn a_missing_import_is_a_warning_naming_the_file() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_imported_memory_never_reach_the_model() {
+    let sb = platform();
+    sb.write("CLAUDE.md", "Reference: @k/db.json and @k/flow.yaml\n");
+    sb.write(
+        "k/db.json",
+        r#"{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": {"conn": "MARK_S_JSON_value"}}"#,
+    );
+    sb.write(
+        "k/flow.yaml",
+        "{apiVersion: v1, kind: Secret, metadata: {name: f}, stringData: {conn: MARK_S_FLOW_value}}\n",
+    );
+    let server = FakeModelServer::start(vec![text("ok")]).await;
+    let out = run_with(&sb, &server, &["run", "--agent", "general-purpose", "hi"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let body = server.requests()[0].body.to_string();
+    assert!(body.contains("## k/db.json"), "the import is there");
+    assert!(!body.contains("MARK_S_JSON_value"), "{body}");
+    assert!(!body.contains("MARK_S_FLOW_value"), "{body}");
+}

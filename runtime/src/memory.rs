@@ -43,6 +43,11 @@ pub struct Memory {
 impl Memory {
     /// Reads the memory for `cwd` inside `root` (both canonical), with the user's from `home`.
     pub fn load(root: &Path, cwd: &Path, home: Option<&Path>) -> Self {
+        Self::load_with_rules(root, cwd, home).0
+    }
+
+    /// [`Memory::load`], and the rules with `paths:` read on the way.
+    pub fn load_with_rules(root: &Path, cwd: &Path, home: Option<&Path>) -> (Self, Rules) {
         let mut memory = Memory::default();
         let mut loader = Loader {
             root,
@@ -51,7 +56,9 @@ impl Memory {
         };
         if let Some(home) = home {
             let user = home.join(".claude/CLAUDE.md");
-            loader.file(&user, home, &mut memory.files);
+            if user.is_file() || user.is_symlink() {
+                loader.file(&user, home, &mut memory.files);
+            }
         }
         for dir in folders(root, cwd) {
             let claude: Vec<PathBuf> = [dir.join("CLAUDE.md"), dir.join(".claude/CLAUDE.md")]
@@ -75,19 +82,26 @@ impl Memory {
                 loader.file(&local, root, &mut memory.files);
             }
         }
-        for rule in Rules::load(root, cwd, home).always {
-            memory.files.push(rule);
-        }
+        let mut rules = Rules::load(root, cwd, home);
+        memory.files.append(&mut rules.always);
         memory.warnings = loader.warnings;
+        memory.warnings.append(&mut rules.warnings);
         memory.fit(MAX_BYTES);
-        memory
+        (memory, rules)
     }
 
-    /// Leaves out the least specific files until the rest fit in `max` bytes.
+    /// Leaves out the least specific repository files until the rest fit in `max` bytes.
+    /// The user's own files (`~/…`) go last: a repository cannot push the user's standing
+    /// instructions out of the prompt by being big.
     fn fit(&mut self, max: usize) {
         let mut dropped = Vec::new();
         while self.size() > max && !self.files.is_empty() {
-            dropped.push(self.files.remove(0).shown);
+            let index = self
+                .files
+                .iter()
+                .position(|f| !f.shown.starts_with("~/"))
+                .unwrap_or(0);
+            dropped.push(self.files.remove(index).shown);
         }
         if !dropped.is_empty() {
             self.warnings.push(format!(
@@ -105,8 +119,9 @@ impl Memory {
             .sum()
     }
 
-    /// The system-prompt section, empty without memory.
-    pub fn prompt(&self) -> String {
+    /// The system-prompt section, empty without memory. Each file is redacted on its own
+    /// with `redact` (as a Read of it would be), then its comments are stripped.
+    pub fn prompt(&self, redact: &dyn Fn(&str) -> String) -> String {
         if self.files.is_empty() {
             return String::new();
         }
@@ -114,7 +129,8 @@ impl Memory {
             "# Memory\nInstructions from the repository's and the user's memory files (CLAUDE.md, AGENTS.md, rules); follow them.\n",
         );
         for f in &self.files {
-            out.push_str(&format!("\n## {}\n{}\n", f.shown, f.text.trim()));
+            let text = strip_comments(&redact(&f.text));
+            out.push_str(&format!("\n## {}\n{}\n", f.shown, text.trim()));
         }
         out
     }
@@ -141,13 +157,7 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn shown(&self, path: &Path) -> String {
-        if let Ok(rel) = path.strip_prefix(self.root) {
-            return rel.display().to_string();
-        }
-        if let Some(rel) = self.home.and_then(|h| path.strip_prefix(h).ok()) {
-            return format!("~/{}", rel.display());
-        }
-        path.display().to_string()
+        shown(self.root, self.home, path)
     }
 
     /// Adds `path` and, after it, what it imports; `bound` is the folder imports stay in.
@@ -193,8 +203,7 @@ impl Loader<'_> {
                 return;
             }
         };
-        let text = strip_comments(&text);
-        let imports = imports(&text);
+        let imports = imports(&strip_comments(&text));
         out.push(MemoryFile {
             shown: self.shown(path),
             text,
@@ -228,6 +237,13 @@ impl Loader<'_> {
                 ));
                 continue;
             }
+            if private(self.root, &resolved) {
+                self.warnings.push(format!(
+                    "{}: import @{import} is in .git/ or .agentops/, which memory never reads",
+                    self.shown(path)
+                ));
+                continue;
+            }
             if !resolved.is_file() {
                 self.warnings.push(format!(
                     "{}: import @{import} does not exist",
@@ -240,17 +256,55 @@ impl Loader<'_> {
     }
 }
 
+/// `path` as people see it: relative to the repository (`.` for the root), `~/…` in home.
+fn shown(root: &Path, home: Option<&Path>, path: &Path) -> String {
+    if let Ok(rel) = path.strip_prefix(root) {
+        let s = rel.display().to_string();
+        return if s.is_empty() { ".".to_string() } else { s };
+    }
+    if let Some(rel) = home.and_then(|h| path.strip_prefix(h).ok()) {
+        return format!("~/{}", rel.display());
+    }
+    path.display().to_string()
+}
+
+/// A text file's first [`MAX_FILE_BYTES`]; a binary file (NUL bytes, e.g. UTF-16) is refused,
+/// as Read refuses it.
 fn read_capped(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(MAX_FILE_BYTES)
         .read_to_end(&mut bytes)?;
+    if bytes.contains(&0) {
+        return Err(std::io::Error::other(
+            "it is a binary file (or UTF-16 text); memory files are UTF-8 text",
+        ));
+    }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// `dir` as it would be without symlinks: `bound` (the real form of `written_bound`) plus the
+/// rest of `dir` as written. Equal to `dir`'s real path only when nothing on the way below
+/// the bound is a symlink.
+fn normal(dir: &Path, bound: &Path, written_bound: &Path) -> PathBuf {
+    match dir.strip_prefix(written_bound) {
+        Ok(rest) => bound.join(rest),
+        Err(_) => dir.to_path_buf(),
+    }
+}
+
+/// agentops' own state and Git's: never memory, never imported.
+fn private(root: &Path, path: &Path) -> bool {
+    path.strip_prefix(root).is_ok_and(|rel| {
+        rel.components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == ".git" || c.as_os_str() == ".agentops")
+    })
+}
+
 /// Removes `<!-- … -->` blocks (outside code fences), as Claude Code does before loading.
-fn strip_comments(text: &str) -> String {
+pub(crate) fn strip_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut in_fence = false;
     let mut in_comment = false;
@@ -333,7 +387,14 @@ fn imports(text: &str) -> Vec<String> {
 pub struct Rules {
     pub always: Vec<MemoryFile>,
     pub scoped: Vec<ScopedRule>,
+    /// Rule folders or files not read (leading outside, too many, binary).
+    pub warnings: Vec<String>,
 }
+
+/// Rule files read in all (the rest are left out with a warning).
+const MAX_RULE_FILES: usize = 200;
+/// Rule text read in all.
+const MAX_RULE_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ScopedRule {
@@ -369,12 +430,34 @@ impl Rules {
                 "~/".to_string(),
             ));
         }
+        let mut read_files = 0usize;
+        let mut read_bytes = 0usize;
         for (dir, shown_from, base, prefix) in dirs {
             if !dir.is_dir() {
                 continue;
             }
+            // The rules folder and every file in it must really be where they appear to be:
+            // inside the repository (the user's: inside home). A symlinked `.claude/rules`,
+            // which Git keeps, must not bring in files from elsewhere.
+            let bound = shown_from
+                .canonicalize()
+                .unwrap_or_else(|_| shown_from.clone());
+            let real_dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            let shown_dir = format!(
+                "{prefix}{}",
+                dir.strip_prefix(&shown_from).unwrap_or(&dir).display()
+            );
+            // The user's own `~/.claude` may be a symlink into their dotfiles (inside home).
+            let moved = prefix.is_empty() && real_dir != normal(&dir, &bound, &shown_from);
+            if !real_dir.starts_with(&bound) || moved {
+                rules.warnings.push(format!(
+                    "rules folder {shown_dir} is a symlink (or goes through one); its rules are not read"
+                ));
+                continue;
+            }
             let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
                 .follow_links(false)
+                .max_depth(8)
                 .into_iter()
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_file())
@@ -383,9 +466,32 @@ impl Rules {
                 .collect();
             files.sort();
             for path in files {
-                let Ok(text) = read_capped(&path) else {
+                let inside = path
+                    .canonicalize()
+                    .is_ok_and(|real| real.starts_with(&real_dir));
+                if !inside {
                     continue;
+                }
+                if read_files >= MAX_RULE_FILES || read_bytes >= MAX_RULE_BYTES {
+                    rules.warnings.push(format!(
+                        "more than {MAX_RULE_FILES} rule files or {} KB of rules: {} and the rest of {shown_dir} are not read",
+                        MAX_RULE_BYTES / 1024,
+                        path.strip_prefix(&dir).unwrap_or(&path).display()
+                    ));
+                    break;
+                }
+                let text = match read_capped(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        rules.warnings.push(format!(
+                            "rule {}: {e}",
+                            path.strip_prefix(&shown_from).unwrap_or(&path).display()
+                        ));
+                        continue;
+                    }
                 };
+                read_files += 1;
+                read_bytes += text.len();
                 let shown = format!(
                     "{prefix}{}",
                     path.strip_prefix(&shown_from).unwrap_or(&path).display()
@@ -412,7 +518,7 @@ impl Rules {
                             .unwrap_or_default()
                     })
                     .unwrap_or_default();
-                let body = strip_comments(&split.body);
+                let body = split.body.clone();
                 if paths.is_empty() {
                     rules.always.push(MemoryFile { shown, text: body });
                     continue;
@@ -531,7 +637,7 @@ mod tests {
                 "docs/three.md"
             ]
         );
-        let all = m.prompt();
+        let all = m.prompt(&|t| t.to_string());
         assert!(
             !all.contains("secret outside") && !all.contains("aws_secret"),
             "{all}"
@@ -556,6 +662,74 @@ mod tests {
     }
 
     #[test]
+    fn rules_never_come_from_outside_through_symlinks() {
+        let (t, root, home) = setup();
+        write(t.path(), "outside/leak.md", "MARK_OUT");
+        write(
+            t.path(),
+            "outside/scoped.md",
+            "---\npaths: [\"**\"]\n---\nMARK_SCOPED\n",
+        );
+        // A symlinked rules folder (Git keeps symlinks), a symlinked rule file, a binary rule.
+        std::fs::create_dir_all(root.join(".claude")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("outside"), root.join(".claude/rules")).unwrap();
+        write(&root, "sub/.claude/rules/ok.md", "MARK_OK");
+        std::os::unix::fs::symlink(
+            t.path().join("outside/leak.md"),
+            root.join("sub/.claude/rules/link.md"),
+        )
+        .unwrap();
+        std::fs::write(root.join("sub/.claude/rules/utf16.md"), b"M\0A\0R\0K\0").unwrap();
+        let rules = Rules::load(&root, &root.join("sub"), Some(&home));
+        let all: Vec<&str> = rules.always.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(all, ["MARK_OK"]);
+        assert!(rules.scoped.is_empty());
+        let w = rules.warnings.join("\n");
+        assert!(w.contains("rules folder .claude/rules is a symlink"), "{w}");
+        assert!(w.contains("utf16.md: it is a binary file"), "{w}");
+        let m = Memory::load(&root, &root.join("sub"), Some(&home));
+        assert!(!m.prompt(&|t| t.to_string()).contains("MARK_OUT"));
+    }
+
+    #[test]
+    fn each_file_is_redacted_on_its_own_before_comments_go() {
+        let (_t, root, _home) = setup();
+        write(&root, "CLAUDE.md", "a <!-- hidden --> b\n@k/s.json\n");
+        write(&root, "k/s.json", "{\"kind\": \"Secret\"}");
+        let m = Memory::load(&root, &root, None);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let prompt = m.prompt(&|t| {
+            seen.lock().unwrap().push(t.to_string());
+            t.replace("Secret", "[redacted]")
+        });
+        // The redactor saw each file whole, comments still in (they can hide a kind line).
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["a <!-- hidden --> b\n@k/s.json\n", "{\"kind\": \"Secret\"}"]
+        );
+        assert!(
+            prompt.contains("a  b") && prompt.contains("[redacted]"),
+            "{prompt}"
+        );
+    }
+
+    #[test]
+    fn git_and_agentops_folders_are_never_imported() {
+        let (_t, root, _home) = setup();
+        write(
+            &root,
+            "CLAUDE.md",
+            "@.git/config\n@.agentops/sessions/x.jsonl\n",
+        );
+        write(&root, ".git/config", "url = https://user:token@example.com");
+        write(&root, ".agentops/sessions/x.jsonl", "{}");
+        let m = Memory::load(&root, &root, None);
+        assert_eq!(shown(&m), ["CLAUDE.md"]);
+        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        assert!(m.warnings[0].contains("never reads"), "{:?}", m.warnings);
+    }
+
+    #[test]
     fn comments_are_stripped_outside_fences() {
         let text = "keep <!-- drop\nstill drop --> after\n```\n<!-- in a fence -->\n```\n";
         assert_eq!(
@@ -571,8 +745,13 @@ mod tests {
         write(&root, "CLAUDE.md", &"r".repeat(20_000));
         write(&root, "apps/CLAUDE.md", "apps");
         let m = Memory::load(&root, &root.join("apps"), Some(&home));
-        assert_eq!(shown(&m), ["CLAUDE.md", "apps/CLAUDE.md"]);
-        assert!(m.warnings[0].contains("left out the least specific file(s) ~/.claude/CLAUDE.md"));
+        // The user's own file stays: a big repository cannot push it out.
+        assert_eq!(shown(&m), ["~/.claude/CLAUDE.md", "apps/CLAUDE.md"]);
+        assert!(
+            m.warnings[0].contains("left out the least specific file(s) CLAUDE.md"),
+            "{:?}",
+            m.warnings
+        );
     }
 
     #[test]
@@ -613,8 +792,11 @@ mod tests {
         assert_eq!(names("team/apps/x.yaml"), ["team/.claude/rules/team.md"]);
         // Rules without paths are memory.
         let m = Memory::load(&root, &root, Some(&home));
-        assert!(m.prompt().contains("Always run validate."));
-        assert!(!m.prompt().contains("team rule"));
-        assert!(!m.prompt().contains("two reviewers"));
+        assert!(
+            m.prompt(&|t| t.to_string())
+                .contains("Always run validate.")
+        );
+        assert!(!m.prompt(&|t| t.to_string()).contains("team rule"));
+        assert!(!m.prompt(&|t| t.to_string()).contains("two reviewers"));
     }
 }

@@ -210,7 +210,8 @@ impl Workspace {
     ) -> (crate::EngineBuilder, Vec<String>) {
         let config = &self.config;
         let (hooks, mut warnings) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
-        let memory = crate::memory::Memory::load(&self.root, &self.cwd, self.home.as_deref());
+        let (memory, rules) =
+            crate::memory::Memory::load_with_rules(&self.root, &self.cwd, self.home.as_deref());
         warnings.extend(memory.warnings.iter().cloned());
         let ctx = agentops_tools::ToolContext {
             sandbox: self.sandbox(),
@@ -229,10 +230,7 @@ impl Workspace {
                 crate::agent_loop::skills::model_invocable(&self.commands().items),
                 config.commands.positional_base,
             )
-            .memory(
-                memory,
-                crate::memory::Rules::load(&self.root, &self.cwd, self.home.as_deref()),
-            )
+            .memory(memory, rules)
             .permissions(self.permissions.clone())
             .hooks(hooks)
             .changes(changes);

@@ -143,6 +143,15 @@ const HINT_LIMIT: usize = 5;
 /// for `apps/web/overlays/prod/x`); else what the deepest existing folder on the way holds.
 /// Paths are shown relative to the repository root. Empty when there is nothing to suggest.
 pub fn did_you_mean(root: &Path, missing: &Path) -> String {
+    // Nothing is suggested inside Git's or agentops' own folders.
+    let private = missing.strip_prefix(root).is_ok_and(|rel| {
+        rel.components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == ".git" || c.as_os_str() == ".agentops")
+    });
+    if private {
+        return String::new();
+    }
     let wanted: Vec<&std::ffi::OsStr> = missing
         .strip_prefix(root)
         .unwrap_or(missing)
@@ -228,18 +237,18 @@ pub fn did_you_mean(root: &Path, missing: &Path) -> String {
 fn search_root(ctx: &ToolContext, path: Option<&str>) -> Result<std::path::PathBuf, ToolOutput> {
     let base = confine(&ctx.root, &ctx.cwd, path.unwrap_or("."))
         .map_err(|e| ToolOutput::error(e.to_string()))?;
+    // agentops' own state (session logs, caches) is never searched.
+    if base.starts_with(ctx.root.join(".agentops")) {
+        return Err(ToolOutput::error(
+            ".agentops/ holds agentops' own state (session logs, caches) and is not searched",
+        ));
+    }
     if !base.exists() {
         return Err(ToolOutput::error(format!(
             "{} does not exist.{}",
             path.unwrap_or("."),
             did_you_mean(&ctx.root, &base)
         )));
-    }
-    // agentops' own state (session logs, caches) is never searched.
-    if base.starts_with(ctx.root.join(".agentops")) {
-        return Err(ToolOutput::error(
-            ".agentops/ holds agentops' own state (session logs, caches) and is not searched",
-        ));
     }
     Ok(base)
 }

@@ -188,7 +188,7 @@ impl EngineBuilder {
             permissions: self.permissions,
             agents: self.agents,
             environment: self.environment,
-            memory: self.memory.prompt(),
+            memory: self.memory.prompt(&|text| secrets.redact_text(text)),
             rules: self.rules,
             rules_delivered: Mutex::new(Vec::new()),
             skills: self.skills,

@@ -147,11 +147,14 @@ impl Engine {
                 continue;
             }
             delivered.push(rule.shown.clone());
+            // Redacted on its own, as a Read of the rule file would be.
+            let text =
+                crate::memory::strip_comments(&self.tool_ctx.secrets.redact_text(&rule.text));
             extra.push_str(&format!(
                 "\n\n[Rule {} applies to {rel} ({})]\n{}",
                 rule.shown,
                 rule.paths.join(", "),
-                rule.text.trim()
+                text.trim()
             ));
         }
         if extra.is_empty() {

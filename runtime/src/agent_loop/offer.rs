@@ -67,7 +67,7 @@ impl Engine {
         // Memory is the main agent's, as in Claude Code (subagents get their own prompt only).
         if depth == 0 && !self.memory.is_empty() {
             prompt.push_str("\n\n");
-            prompt.push_str(&self.tool_ctx.secrets.redact_text(&self.memory));
+            prompt.push_str(&self.memory);
         }
         if !self.environment.is_empty() {
             prompt.push_str("\n\n# Environment\n");

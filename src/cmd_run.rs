@@ -64,14 +64,32 @@ fn input(args: &RunArgs, resuming: bool) -> Result<String, Failure> {
 }
 
 /// Rules given on the command line, as a tool list (`"Bash(git diff:*),Read"`).
+/// A rule that names no tool is a warning, never silently dropped.
 fn cli_rules(flag: &str, values: &[String]) -> Result<Vec<ToolSpec>, Failure> {
     let mut warnings = Vec::new();
-    let specs = parse_tool_list(flag, &Value::String(values.join(",")), 0, &mut warnings)
-        .unwrap_or_default();
-    match warnings.iter().find(|w| w.code != "unknown-tool") {
-        Some(w) => Err(Failure::usage(anyhow::anyhow!("--{flag}: {}", w.message))),
-        None => Ok(specs),
+    // `*` means "every tool" in a frontmatter `tools:` list; as a rule it names nothing.
+    let joined = values.join(",");
+    let kept: Vec<&str> = joined
+        .split(',')
+        .filter(|t| {
+            let star = t.trim() == "*";
+            if star {
+                eprintln!(
+                    "agentops: warning: --{flag}: `*` names no tool (a rule names a tool, e.g. `Bash`, `Read`, `Edit(./apps/**)`); not applied"
+                );
+            }
+            !star
+        })
+        .collect();
+    let specs =
+        parse_tool_list(flag, &Value::String(kept.join(",")), 0, &mut warnings).unwrap_or_default();
+    if let Some(w) = warnings.iter().find(|w| w.code != "unknown-tool") {
+        return Err(Failure::usage(anyhow::anyhow!("--{flag}: {}", w.message)));
     }
+    for w in &warnings {
+        eprintln!("agentops: warning: --{flag}: {}; not applied", w.message);
+    }
+    Ok(specs)
 }
 
 /// The engine of this run: the workspace's, with the command's and the flags' rules, the

@@ -15,6 +15,7 @@ mod cmd_lint;
 mod cmd_model;
 mod cmd_run;
 mod cmd_sessions;
+mod cmd_trust;
 mod cmd_validate;
 mod exit;
 mod output;
@@ -22,6 +23,7 @@ mod repl;
 mod validate_formats;
 
 use agentops_runtime::Workspace;
+use agentops_runtime::settings::{LoadOptions, Settings};
 use clap::Parser;
 use cli::{Cli, Command};
 use exit::Failure;
@@ -57,6 +59,50 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// How the customisation loads: `--bare`, `--setting-sources`, `--settings`, `--trust-repo`,
+/// `--tools`, `--plugin-dir`.
+fn load_options(cli: &Cli) -> Result<LoadOptions, Failure> {
+    let sources = match &cli.setting_sources {
+        Some(text) => Some(Settings::parse_sources(text).map_err(Failure::usage)?),
+        None => None,
+    };
+    let tools = match cli.tools.as_deref().map(str::trim) {
+        None | Some("default") => None,
+        Some("") => Some(Vec::new()),
+        Some(text) => {
+            let mut warnings = Vec::new();
+            let specs = agentops_agents::tools::parse_tool_list(
+                "tools",
+                &serde_json::Value::String(text.to_string()),
+                0,
+                &mut warnings,
+            )
+            .unwrap_or_default();
+            for w in &warnings {
+                eprintln!("agentops: warning: --tools: {}", w.message);
+            }
+            Some(specs.into_iter().map(|s| s.name).collect())
+        }
+    };
+    let plugin_dirs = cli
+        .plugin_dir
+        .iter()
+        .map(|d| {
+            d.canonicalize()
+                .map_err(|e| Failure::usage(anyhow::anyhow!("--plugin-dir {}: {e}", d.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LoadOptions {
+        bare: cli.bare,
+        sources,
+        cli: cli.settings.clone(),
+        managed: agentops_runtime::settings::managed_paths(),
+        trust_repo: cli.trust_repo,
+        tools,
+        plugin_dirs,
+    })
+}
+
 fn run(cli: Cli) -> exit::CliResult {
     let cwd = match &cli.repo {
         Some(dir) => dir.clone(),
@@ -65,7 +111,8 @@ fn run(cli: Cli) -> exit::CliResult {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from);
-    let open = || Workspace::open(&cwd, home.clone()).map_err(Failure::usage);
+    let options = load_options(&cli)?;
+    let open = || Workspace::open_with(&cwd, home.clone(), options.clone()).map_err(Failure::usage);
     let sessions = cli.sessions_dir.as_ref().map(|d| cwd.join(d));
     let Some(command) = cli.command else {
         return repl::run(open()?, cli.verbose, sessions.as_deref());
@@ -84,5 +131,6 @@ fn run(cli: Cli) -> exit::CliResult {
         Command::Sessions(cmd) => cmd_sessions::run(&cmd, &open()?, sessions.as_deref()),
         Command::Learnings(cmd) => cmd_learnings::run(&cmd, &open()?),
         Command::Model(cmd) => cmd_model::run(&cmd, &open()?),
+        Command::Trust(args) => cmd_trust::run(&args, &cwd, home.as_deref(), open),
     }
 }

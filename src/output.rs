@@ -50,6 +50,7 @@ pub fn source_matches(source: Source, filter: Option<crate::cli::SourceFilter>) 
         Some(SourceFilter::Project) => source == Source::Project,
         Some(SourceFilter::User) => source == Source::User,
         Some(SourceFilter::Builtin) => source == Source::Builtin,
+        Some(SourceFilter::Plugin) => source == Source::Plugin,
     }
 }
 

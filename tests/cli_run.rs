@@ -335,6 +335,7 @@ async fn every_fault_kind_is_retried_then_exits_4() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shell_calls_go_through_permission_rules_and_denials_are_never_exit_0() {
     let sb = sandbox();
+    sb.trust();
     sb.write(
         ".claude/settings.json",
         r#"{"permissions": {"allow": ["Bash(ls:*)"], "deny": ["Bash(rm:*)"]}}"#,

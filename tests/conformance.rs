@@ -259,6 +259,9 @@ fn parsed(path: &Path, kind: Kind, corpus: &Path) -> Value {
                 "body_line": c.body_line, "warnings": warnings(&c.warnings),
             })
         }
+        Kind::Skill | Kind::Plugin | Kind::Memory | Kind::Rule | Kind::Settings => {
+            json!({"path": rel, "kind": format!("{kind:?}").to_lowercase()})
+        }
         Kind::Skipped => json!({"path": rel, "kind": "skipped"}),
     }
 }

@@ -19,6 +19,8 @@ pub enum Source {
     Project,
     User,
     Builtin,
+    /// A plugin's (`.claude-plugin/plugin.json`); names are `plugin:name`.
+    Plugin,
 }
 
 impl fmt::Display for Source {
@@ -27,6 +29,7 @@ impl fmt::Display for Source {
             Source::Project => "project",
             Source::User => "user",
             Source::Builtin => "builtin",
+            Source::Plugin => "plugin",
         })
     }
 }

@@ -37,6 +37,8 @@ struct Entry {
 pub struct HookSet {
     entries: Vec<Entry>,
     root: PathBuf,
+    /// The settings' `env`, for every hook's process.
+    env: Vec<(String, String)>,
 }
 
 /// A hook's permission answer for a tool call (`PreToolUse`).
@@ -81,35 +83,48 @@ pub enum HookConfigError {
 }
 
 impl HookSet {
-    /// Hooks of the settings files that exist; warnings name the file and what is wrong.
-    pub fn load(root: &Path, home: Option<&Path>) -> (Self, Vec<String>) {
+    /// Hooks of the settings files that apply (see [`crate::settings`]); warnings name the
+    /// file and what is wrong.
+    pub fn load(root: &Path, settings: &crate::settings::Settings) -> (Self, Vec<String>) {
         let mut set = Self {
             entries: Vec::new(),
             root: root.to_path_buf(),
+            env: settings.env().0,
         };
         let mut warnings = Vec::new();
-        for path in crate::permissions::settings_files(root, home) {
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            // A broken settings file is reported by the permission loader, which stops.
-            let Ok(value) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            let Some(hooks) = value.get("hooks") else {
-                continue;
-            };
-            let mut diags = Vec::new();
-            if let Some(hooks) = parse_hooks(hooks, 1, &mut diags) {
-                warnings.extend(set.add(&hooks, &path.display().to_string()));
-            }
-            warnings.extend(
-                diags
-                    .into_iter()
-                    .map(|d| format!("{}: {}", path.display(), d.message)),
-            );
+        for (hooks, source) in settings.hooks() {
+            warnings.extend(set.add_value(hooks, source));
         }
         (set, warnings)
+    }
+
+    /// Every hook any settings file names, applied or not (the control files protect the
+    /// scripts they run).
+    pub fn all(root: &Path, settings: &crate::settings::Settings) -> Self {
+        let mut set = Self {
+            entries: Vec::new(),
+            root: root.to_path_buf(),
+            env: Vec::new(),
+        };
+        for (hooks, source, _) in settings.all_hooks() {
+            set.add_value(hooks, source);
+        }
+        set
+    }
+
+    /// Adds a `hooks` object of a settings file or a plugin.
+    pub fn add_value(&mut self, hooks: &Value, source: &str) -> Vec<String> {
+        let mut diags = Vec::new();
+        let mut warnings = Vec::new();
+        if let Some(hooks) = parse_hooks(hooks, 1, &mut diags) {
+            warnings.extend(self.add(&hooks, source));
+        }
+        warnings.extend(
+            diags
+                .into_iter()
+                .map(|d| format!("{source}: {}", d.message)),
+        );
+        warnings
     }
 
     /// Adds hooks (an agent's or a command's frontmatter); returns warnings (bad matchers).
@@ -215,8 +230,14 @@ impl HookSet {
                 .timeout
                 .filter(|t| t.is_finite() && *t > 0.0)
                 .unwrap_or(DEFAULT_TIMEOUT_SECS);
-            let ran =
-                run_command(&self.root, &command, &stdin, Duration::from_secs_f64(secs)).await;
+            let ran = run_command(
+                &self.root,
+                &command,
+                &stdin,
+                Duration::from_secs_f64(secs),
+                &self.env,
+            )
+            .await;
             let (code, stdout, stderr) = match ran {
                 Ok(r) => r,
                 Err(e) => (None, String::new(), e),
@@ -324,10 +345,12 @@ async fn run_command(
     command: &str,
     stdin: &str,
     timeout: Duration,
+    env: &[(String, String)],
 ) -> Result<(Option<i32>, String, String), String> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(root)
         .env("CLAUDE_PROJECT_DIR", root)
         .env("AGENTOPS_PROJECT_DIR", root)
@@ -365,6 +388,7 @@ mod tests {
         let mut s = HookSet {
             entries: Vec::new(),
             root: root.to_path_buf(),
+            env: Vec::new(),
         };
         assert!(s.add(&parsed, "test").is_empty());
         s
@@ -452,7 +476,14 @@ mod tests {
             r#"{"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "true"}]}, {"matcher": "(", "hooks": [{"type": "command", "command": "true"}]}]}}"#,
         )
         .unwrap();
-        let (s, warnings) = HookSet::load(tmp.path(), None);
+        let settings = crate::settings::Settings::load(
+            tmp.path(),
+            None,
+            &crate::settings::LoadOptions::default(),
+            true,
+        )
+        .unwrap();
+        let (s, warnings) = HookSet::load(tmp.path(), &settings);
         assert!(s.wants("PreToolUse", Some("Bash")));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("matcher `(` is not a valid pattern"));

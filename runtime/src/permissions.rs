@@ -80,19 +80,6 @@ impl Rule {
     }
 }
 
-/// Claude Code's settings files, in the order they are read: the repository's shared and
-/// local settings, then the user's.
-pub fn settings_files(root: &Path, home: Option<&Path>) -> Vec<PathBuf> {
-    let mut files = vec![
-        root.join(".claude/settings.json"),
-        root.join(".claude/settings.local.json"),
-    ];
-    if let Some(home) = home {
-        files.push(home.join(".claude/settings.json"));
-    }
-    files
-}
-
 /// The `permissions` object of a settings file, and `[permissions]` in agentops.toml.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -102,29 +89,16 @@ pub struct RuleLists {
     pub deny: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PermissionsError {
-    #[error("{}:{line}:{column}: invalid JSON: {message}; fix the file or remove it", path.display())]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
 /// The merged rules and how to match paths.
 #[derive(Debug, Clone, Default)]
 pub struct Permissions {
     pub allow: Vec<Rule>,
     pub ask: Vec<Rule>,
     pub deny: Vec<Rule>,
+    /// Rules that name nothing agentops knows, one message each (not applied).
+    pub warnings: Vec<String>,
+    /// Allow rules of the repository's files not applied because it is not trusted.
+    pub withheld_allow: usize,
     root: PathBuf,
     cwd: PathBuf,
     home: Option<PathBuf>,
@@ -149,44 +123,60 @@ impl Permissions {
         }
     }
 
-    /// Loads the settings files that exist (see [`settings_files`]), then `config`.
+    /// The rules of the settings layers, then agentops.toml's `[permissions]` (the
+    /// repository's: its allow rules apply only when it is trusted).
     pub fn load(
         root: &Path,
         cwd: &Path,
         home: Option<&Path>,
+        settings: &crate::settings::Settings,
         config: &RuleLists,
-    ) -> Result<Self, PermissionsError> {
+    ) -> Self {
         let mut p = Self::new(root, cwd, home);
-        for path in settings_files(root, home) {
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(PermissionsError::Read { path, source }),
-            };
-            let value: Value = serde_json::from_str(&text).map_err(|e| PermissionsError::Json {
-                path: path.clone(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })?;
-            let lists: RuleLists = value
-                .get("permissions")
-                .cloned()
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default();
-            p.add(&lists, &path.display().to_string());
+        for (lists, source) in settings.rule_lists() {
+            p.add(&lists, &source);
         }
-        p.add(config, "agentops.toml");
-        Ok(p)
+        if settings.trusted {
+            p.add(config, "agentops.toml");
+        } else {
+            p.withheld_allow = config.allow.len()
+                + settings
+                    .files
+                    .iter()
+                    .filter(|f| f.layer.is_repository())
+                    .filter_map(|f| f.value.pointer("/permissions/allow")?.as_array())
+                    .map(Vec::len)
+                    .sum::<usize>();
+            p.add(
+                &RuleLists {
+                    allow: Vec::new(),
+                    ..config.clone()
+                },
+                "agentops.toml",
+            );
+        }
+        p
     }
 
+    /// Adds rule lists; a rule that names no tool agentops knows is not added, and says so
+    /// in [`Permissions::warnings`].
     pub fn add(&mut self, lists: &RuleLists, source: &str) {
-        self.allow
-            .extend(lists.allow.iter().map(|r| Rule::parse(r, source)));
-        self.ask
-            .extend(lists.ask.iter().map(|r| Rule::parse(r, source)));
-        self.deny
-            .extend(lists.deny.iter().map(|r| Rule::parse(r, source)));
+        for (list, texts) in [
+            (&mut self.allow, &lists.allow),
+            (&mut self.ask, &lists.ask),
+            (&mut self.deny, &lists.deny),
+        ] {
+            for text in texts {
+                let rule = Rule::parse(text, source);
+                match unknown_rule(&rule) {
+                    Some(why) => self.warnings.push(format!(
+                        "{source}: rule `{}` {why}; not applied",
+                        text.trim()
+                    )),
+                    None => list.push(rule),
+                }
+            }
+        }
     }
 
     /// Adds allow rules (a command's `allowed-tools`, `--allowed-tools`).
@@ -232,7 +222,22 @@ impl Permissions {
         if hit(&self.allow, false).is_some() || risk == Risk::ReadOnly {
             return Decision::Allow;
         }
-        Decision::Ask(format!("{tool} changes things and no rule allows it"))
+        Decision::Ask(format!(
+            "{tool} changes things and no rule allows it{}",
+            self.untrusted_hint()
+        ))
+    }
+
+    /// Said when a call needs approval while the repository's allow rules are withheld.
+    fn untrusted_hint(&self) -> String {
+        if self.withheld_allow == 0 {
+            return String::new();
+        }
+        format!(
+            " (this repository's {} allow rule{} apply only once it is trusted: `agentops trust`, or --trust-repo)",
+            self.withheld_allow,
+            if self.withheld_allow == 1 { "" } else { "s" }
+        )
     }
 
     /// The Skill tool: `Skill(name)` rules name a skill (`Skill(deploy:*)` a namespace or a
@@ -342,11 +347,12 @@ impl Permissions {
         {
             None => Decision::Allow,
             Some(part) => Decision::Ask(format!(
-                "no rule allows `{part}`; allow it with a rule such as `Bash({}:*)`",
+                "no rule allows `{part}`; allow it with a rule such as `Bash({}:*)`{}",
                 part.split_whitespace()
                     .take(2)
                     .collect::<Vec<_>>()
-                    .join(" ")
+                    .join(" "),
+                self.untrusted_hint()
             )),
         }
     }
@@ -438,6 +444,37 @@ const READING: &[&str] = &[
 
 /// Whether a rule for `rule_tool` speaks for a call of `tool` (its family, as in Claude
 /// Code: an Edit rule covers every tool that edits, a Read rule every tool that shows).
+/// Why `rule` names nothing agentops knows (`*`, a typo, a tool no runtime has), or `None`.
+fn unknown_rule(rule: &Rule) -> Option<String> {
+    use agentops_agents::tools::{AGENTOPS_TOOLS, CLAUDE_CODE_TOOLS};
+    let name = rule.tool.as_str();
+    if name.is_empty() {
+        return Some("names no tool".into());
+    }
+    if let Some(prefix) = name.strip_suffix('*') {
+        // Only an MCP server's tools can be named by a prefix (`mcp__github__*`).
+        return (!prefix.starts_with("mcp__") || prefix.len() <= "mcp__".len()).then(|| {
+            "is a wildcard over tool names: name a tool (`Bash`, `Read`, `Edit(./apps/**)`) or an MCP server (`mcp__github`)".to_string()
+        });
+    }
+    const LEGACY: &[&str] = &["Task", "MultiEdit", "LS", "NotebookRead", "TodoRead"];
+    if name.starts_with("mcp__")
+        || CLAUDE_CODE_TOOLS.contains(&name)
+        || AGENTOPS_TOOLS.contains(&name)
+        || LEGACY.contains(&name)
+    {
+        return None;
+    }
+    let near = CLAUDE_CODE_TOOLS
+        .iter()
+        .chain(AGENTOPS_TOOLS)
+        .find(|t| t.eq_ignore_ascii_case(name));
+    Some(match near {
+        Some(t) => format!("names no tool agentops knows (did you mean `{t}`?)"),
+        None => "names no tool agentops knows".to_string(),
+    })
+}
+
 fn covers(rule_tool: &str, tool: &str, named: bool) -> bool {
     named
         || (EDITING.contains(&rule_tool) && EDITING.contains(&tool))
@@ -686,25 +723,51 @@ mod tests {
     }
 
     #[test]
-    fn settings_files_are_read_and_bad_json_names_the_line() {
+    fn settings_rules_apply_and_an_untrusted_repository_only_restricts() {
+        use crate::settings::{LoadOptions, Settings};
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         std::fs::create_dir_all(root.join(".claude")).unwrap();
         std::fs::write(
             root.join(".claude/settings.json"),
-            r#"{"permissions": {"allow": ["Bash(git status:*)"], "deny": ["Bash(rm:*)"]}}"#,
+            r#"{"permissions": {"allow": ["Bash(git status:*)", "*", "Bsah", "write"], "deny": ["Bash(rm:*)"]}}"#,
         )
         .unwrap();
-        let p = Permissions::load(root, root, None, &RuleLists::default()).unwrap();
+        let config = RuleLists {
+            allow: vec!["Bash(ls:*)".into()],
+            ..RuleLists::default()
+        };
+        let load = |trusted| {
+            let s = Settings::load(root, None, &LoadOptions::default(), trusted).unwrap();
+            Permissions::load(root, root, None, &s, &config)
+        };
+        let p = load(true);
         assert_eq!(p.check_shell("git status"), Decision::Allow);
+        assert_eq!(p.check_shell("ls"), Decision::Allow);
         assert!(matches!(p.check_shell("rm x"), Decision::Deny(r) if r.contains("settings.json")));
-        std::fs::write(
-            root.join(".claude/settings.local.json"),
-            "{\n  \"permissions\": [,\n}",
-        )
-        .unwrap();
-        let err = Permissions::load(root, root, None, &RuleLists::default()).unwrap_err();
-        assert!(err.to_string().contains("settings.local.json:2:"), "{err}");
+        // `*`, a typo and a wrong case are reported, never applied.
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].contains("`*` is a wildcard"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(
+            p.warnings[2].contains("did you mean `Write`"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(matches!(
+            p.check("Write", &json!({"file_path": "x"}), Risk::Write),
+            Decision::Ask(_)
+        ));
+        let p = load(false);
+        assert!(
+            matches!(p.check_shell("git status"), Decision::Ask(r) if r.contains("agentops trust"))
+        );
+        assert!(matches!(p.check_shell("ls"), Decision::Ask(_)));
+        assert!(matches!(p.check_shell("rm x"), Decision::Deny(_)));
+        assert_eq!(p.withheld_allow, 5);
     }
 
     #[test]

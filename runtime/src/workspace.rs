@@ -2,9 +2,11 @@
 //! commands visible from it.
 
 use crate::config::{Config, ConfigError};
-use crate::permissions::{Permissions, PermissionsError};
+use crate::permissions::Permissions;
+use crate::settings::{LoadOptions, Settings, SettingsError};
 use crate::shell::CommandShell;
-use agentops_agents::{AgentDefinition, Catalog, discover::find_repo_root};
+use agentops_agents::definition::PermissionMode;
+use agentops_agents::{AgentDefinition, Catalog, Source, discover::find_repo_root};
 use agentops_commands::{
     Arguments, CommandDefinition, ExpandError, ExpandOptions, Expansion, ResolveError,
 };
@@ -24,6 +26,10 @@ pub struct Workspace {
     pub config: Config,
     /// Settings files' and agentops.toml's permission rules.
     pub permissions: Permissions,
+    /// The settings layers in effect, and whether this repository is trusted.
+    pub settings: Settings,
+    /// How the customisation was loaded (`--bare`, `--tools`, `--plugin-dir`, …).
+    pub options: LoadOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +43,7 @@ pub enum WorkspaceError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Permissions(#[from] PermissionsError),
+    Settings(#[from] SettingsError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +117,12 @@ impl Workspace {
             }
             control.add(&k);
         }
-        let (hooks, _) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
+        let mut hooks = crate::hooks::HookSet::all(&self.root, &self.settings);
+        for plugin in &self.plugins().plugins {
+            for h in &plugin.hooks {
+                hooks.add_value(h, "plugin");
+            }
+        }
         let root = self.root.to_string_lossy();
         for command in hooks.commands() {
             let command = command
@@ -167,7 +178,10 @@ impl Workspace {
             None => std::env::temp_dir().join("agentops-sandbox"),
         };
         match agentops_tools::sandbox::SandboxConfig::probe(&scratch, self.config.shell.network) {
-            Ok(s) => Some(s),
+            Ok(mut s) => {
+                s.env = self.settings.env().0;
+                Some(s)
+            }
             Err(reason) => {
                 tracing::warn!(
                     "no shell sandbox on this machine ({reason}): shell commands will be refused"
@@ -209,9 +223,14 @@ impl Workspace {
         changes: Arc<crate::change::ChangeService>,
     ) -> (crate::EngineBuilder, Vec<String>) {
         let config = &self.config;
-        let (hooks, mut warnings) = crate::hooks::HookSet::load(&self.root, self.home.as_deref());
-        let (memory, rules) =
-            crate::memory::Memory::load_with_rules(&self.root, &self.cwd, self.home.as_deref());
+        let (hooks, hook_warnings) = self.hooks();
+        let mut warnings = self.load_warnings();
+        warnings.extend(hook_warnings);
+        let (memory, rules) = if self.options.bare {
+            Default::default()
+        } else {
+            crate::memory::Memory::load_with_rules(&self.root, &self.cwd, self.home.as_deref())
+        };
         warnings.extend(memory.warnings.iter().cloned());
         let ctx = agentops_tools::ToolContext {
             sandbox: self.sandbox(),
@@ -233,6 +252,7 @@ impl Workspace {
             .memory(memory, rules)
             .permissions(self.permissions.clone())
             .hooks(hooks)
+            .only_tools(self.options.tools.clone())
             .changes(changes);
         (builder, warnings)
     }
@@ -277,30 +297,234 @@ impl Workspace {
         }
     }
 
-    /// Opens the workspace at `cwd`, reading `agentops.toml` from the repository root.
+    /// Opens the workspace at `cwd`, reading `agentops.toml` from the repository root, with
+    /// every settings layer but managed ones.
     pub fn open(cwd: &Path, home: Option<PathBuf>) -> Result<Self, WorkspaceError> {
+        Self::open_with(cwd, home, LoadOptions::default())
+    }
+
+    /// [`Workspace::open`] as the command line's flags say (`--bare`, `--setting-sources`,
+    /// `--settings`, `--trust-repo`, `--tools`, `--plugin-dir`).
+    pub fn open_with(
+        cwd: &Path,
+        home: Option<PathBuf>,
+        options: LoadOptions,
+    ) -> Result<Self, WorkspaceError> {
         let cwd = cwd.canonicalize().map_err(|source| WorkspaceError::Cwd {
             path: cwd.to_path_buf(),
             source,
         })?;
         let root = find_repo_root(&cwd).unwrap_or_else(|| cwd.clone());
         let config = Config::load(&root)?;
-        let permissions = Permissions::load(&root, &cwd, home.as_deref(), &config.permissions)?;
+        let trusted = options.trust_repo
+            || home
+                .as_deref()
+                .is_some_and(|h| crate::trust::TrustStore::in_home(h).trusts(&root));
+        let settings = Settings::load(&root, home.as_deref(), &options, trusted)?;
+        let permissions =
+            Permissions::load(&root, &cwd, home.as_deref(), &settings, &config.permissions);
         Ok(Self {
             cwd,
             root,
             home,
             config,
             permissions,
+            settings,
+            options,
         })
     }
 
-    pub fn agents(&self) -> Catalog<AgentDefinition> {
-        agentops_agents::discover(&self.cwd, self.home.as_deref())
+    /// The hooks that apply: the settings layers' and the plugins', with their warnings.
+    pub fn hooks(&self) -> (crate::hooks::HookSet, Vec<String>) {
+        let (mut hooks, mut warnings) = crate::hooks::HookSet::load(&self.root, &self.settings);
+        for plugin in &self.plugins().plugins {
+            if self.needs_trust(Source::Plugin, &plugin.root) && !self.settings.trusted {
+                continue;
+            }
+            for h in &plugin.hooks {
+                warnings.extend(hooks.add_value(h, &format!("plugin {}", plugin.name)));
+            }
+        }
+        (hooks, warnings)
     }
 
+    /// The plugins (none with `--bare`).
+    pub fn plugins(&self) -> crate::plugins::Plugins {
+        if self.options.bare {
+            return crate::plugins::Plugins::default();
+        }
+        crate::plugins::Plugins::discover(
+            &self.root,
+            self.home.as_deref(),
+            &self.options.plugin_dirs,
+        )
+    }
+
+    /// A definition from `source` at `path` is the repository's own: what it widens (allowed
+    /// tools, hooks, a permissive mode) applies only when the repository is trusted. A
+    /// `--plugin-dir` the person named is theirs.
+    fn needs_trust(&self, source: Source, path: &Path) -> bool {
+        match source {
+            Source::Project => true,
+            Source::Plugin => {
+                path.starts_with(&self.root)
+                    && !self
+                        .options
+                        .plugin_dirs
+                        .iter()
+                        .any(|d| d.canonicalize().is_ok_and(|d| path.starts_with(d)))
+            }
+            Source::User | Source::Builtin => false,
+        }
+    }
+
+    fn agents_as_written(&self) -> Catalog<AgentDefinition> {
+        if self.options.bare {
+            let mut catalog = Catalog::default();
+            for a in agentops_agents::builtin::agents() {
+                catalog.add(a);
+            }
+            return catalog;
+        }
+        let mut catalog = agentops_agents::discover(&self.cwd, self.home.as_deref());
+        let plugins = self.plugins().agents();
+        for a in plugins.items {
+            catalog.add(a);
+        }
+        catalog.diagnostics.extend(plugins.diagnostics);
+        catalog.sort();
+        catalog
+    }
+
+    fn commands_as_written(&self) -> Catalog<CommandDefinition> {
+        if self.options.bare {
+            let mut catalog = Catalog::default();
+            for c in agentops_commands::builtin::commands() {
+                catalog.add(c);
+            }
+            return catalog;
+        }
+        let mut catalog = agentops_commands::discover(&self.cwd, self.home.as_deref());
+        let plugins = self.plugins().commands();
+        for c in plugins.items {
+            catalog.add(c);
+        }
+        catalog.diagnostics.extend(plugins.diagnostics);
+        catalog.sort();
+        catalog
+    }
+
+    /// The agents in effect. In a repository that is not trusted, its agents' hooks and a
+    /// `permissionMode` that asks less (`acceptEdits`, `bypassPermissions`) are left out.
+    pub fn agents(&self) -> Catalog<AgentDefinition> {
+        let mut catalog = self.agents_as_written();
+        if !self.settings.trusted {
+            for a in &mut catalog.items {
+                if self.needs_trust(a.source, &a.path) {
+                    a.hooks = None;
+                    if widening(a.permission_mode) {
+                        a.permission_mode = None;
+                    }
+                }
+            }
+        }
+        catalog
+    }
+
+    /// The commands and skills in effect. In a repository that is not trusted, their
+    /// `allowed-tools` and hooks are left out.
     pub fn commands(&self) -> Catalog<CommandDefinition> {
-        agentops_commands::discover(&self.cwd, self.home.as_deref())
+        let mut catalog = self.commands_as_written();
+        if !self.settings.trusted {
+            for c in &mut catalog.items {
+                if self.needs_trust(c.source, &c.path) {
+                    c.allowed_tools = None;
+                    c.hooks = None;
+                }
+            }
+        }
+        catalog
+    }
+
+    /// What this repository's files ask for that is not applied because it is not trusted,
+    /// as one line for a person (`None`: trusted, or nothing to withhold).
+    pub fn untrusted_notice(&self) -> Option<String> {
+        if self.settings.trusted {
+            return None;
+        }
+        let mut parts = self.settings.withheld();
+        if !self.config.permissions.allow.is_empty() {
+            parts.push(format!(
+                "{} allow rule(s) in agentops.toml ({})",
+                self.config.permissions.allow.len(),
+                self.config.permissions.allow.join(", ")
+            ));
+        }
+        let commands: Vec<String> = self
+            .commands_as_written()
+            .items
+            .iter()
+            .filter(|c| self.needs_trust(c.source, &c.path))
+            .filter(|c| {
+                // Read-only tools need no rule: leaving them out changes nothing.
+                let registry = self.tool_registry();
+                c.allowed_tools.as_ref().is_some_and(|t| {
+                    t.iter().any(|spec| {
+                        registry
+                            .get(&spec.name)
+                            .is_none_or(|tool| tool.risk() != agentops_tools::Risk::ReadOnly)
+                    })
+                }) || c.hooks.is_some()
+            })
+            .map(|c| format!("/{}", c.name))
+            .collect();
+        if !commands.is_empty() {
+            parts.push(format!(
+                "the allowed-tools and hooks of {}",
+                commands.join(", ")
+            ));
+        }
+        let agents: Vec<String> = self
+            .agents_as_written()
+            .items
+            .iter()
+            .filter(|a| self.needs_trust(a.source, &a.path))
+            .filter(|a| a.hooks.is_some() || widening(a.permission_mode))
+            .map(|a| a.name.clone())
+            .collect();
+        if !agents.is_empty() {
+            parts.push(format!(
+                "the hooks and permission modes of agents {}",
+                agents.join(", ")
+            ));
+        }
+        if self
+            .plugins()
+            .plugins
+            .iter()
+            .any(|p| !p.hooks.is_empty() && self.needs_trust(Source::Plugin, &p.root))
+        {
+            parts.push("the hooks of the repository's plugins".into());
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "this repository is not trusted, so these are not applied: {}. Trust it with `agentops trust` (or --trust-repo for one run) once you have read them",
+                parts.join("; ")
+            )
+        })
+    }
+
+    /// The warnings of loading the customisation: settings keys, rules that name nothing,
+    /// refused `env` names, plugins that did not load, and what trust withholds.
+    pub fn load_warnings(&self) -> Vec<String> {
+        let mut out = self.settings.warnings.clone();
+        out.extend(self.permissions.warnings.iter().cloned());
+        out.extend(self.settings.env().1);
+        let plugins = self.plugins();
+        out.extend(plugins.errors);
+        out.extend(plugins.warnings);
+        out.extend(self.untrusted_notice());
+        out
     }
 
     /// The shell that command pre-execution uses: it runs where agentops was started, as
@@ -344,4 +568,12 @@ impl Workspace {
         expansion.prompt = self.known_secrets().redact_text(&expansion.prompt);
         Ok((cmd.clone(), expansion))
     }
+}
+
+/// A permission mode that asks less than the default.
+fn widening(mode: Option<PermissionMode>) -> bool {
+    matches!(
+        mode,
+        Some(PermissionMode::AcceptEdits | PermissionMode::BypassPermissions)
+    )
 }

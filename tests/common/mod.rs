@@ -46,6 +46,14 @@ impl Sandbox {
         self.dir.path().join("home")
     }
 
+    /// Marks the repo trusted in the sandbox's home, as `agentops trust` does: its allow
+    /// rules, hooks and commands' allowed-tools apply.
+    pub fn trust(&self) {
+        agentops_runtime::trust::TrustStore::in_home(&self.home())
+            .trust(&self.repo())
+            .unwrap();
+    }
+
     /// Writes `text` at `rel` under the repo (creating folders).
     pub fn write(&self, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
         let path = self.repo().join(rel);
@@ -148,7 +156,8 @@ pub fn calls(list: &[(&str, &str, &str)]) -> agentops_testkit::Reply {
     agentops_testkit::Reply::sse(sse::openai_tool_calls(list, 10, 5, sse::Quirks::default()))
 }
 
-/// A copy of examples/platform where Read, Edit, Write and `sleep` need nobody's approval.
+/// A trusted copy of examples/platform where Read, Edit, Write and `sleep` need nobody's
+/// approval.
 pub fn platform() -> Sandbox {
     let sb = Sandbox::new();
     copy_dir(
@@ -159,6 +168,7 @@ pub fn platform() -> Sandbox {
         ".claude/settings.local.json",
         r#"{"permissions": {"allow": ["Edit", "Write", "Read", "Bash(sleep:*)"]}}"#,
     );
+    sb.trust();
     sb
 }
 

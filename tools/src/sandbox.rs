@@ -17,7 +17,7 @@
 //! The real tree is touched only when the runtime applies the approved change set.
 
 use crate::file_change::FileChange;
-use crate::shell::{ShellResult, run_program};
+use crate::shell::{ShellResult, run_program_env};
 use std::ffi::OsStr;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,8 @@ pub struct SandboxConfig {
     pub scratch: PathBuf,
     /// Network inside the sandbox (`[shell] network = true`); off by default.
     pub network: bool,
+    /// Environment variables for the command (the settings' `env`).
+    pub env: Vec<(String, String)>,
 }
 
 /// What a sandboxed command did.
@@ -96,6 +98,7 @@ impl SandboxConfig {
         let config = Self {
             scratch: scratch.to_path_buf(),
             network,
+            env: Vec::new(),
         };
         let lower = tempfile::Builder::new()
             .prefix("probe-")
@@ -202,7 +205,7 @@ impl SandboxConfig {
             OsStr::new(command),
             hidden_list.as_os_str(),
         ]);
-        let result = run_program("unshare", &args, root, timeout)?;
+        let result = run_program_env("unshare", &args, root, timeout, &self.env)?;
         if result.exit_code == Some(SETUP_FAILED) && result.stderr.contains("agentops-sandbox:") {
             return Err(SandboxError::Setup(result.stderr.trim().to_string()));
         }

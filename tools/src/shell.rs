@@ -70,9 +70,21 @@ pub fn run_program(
     cwd: &Path,
     timeout: Duration,
 ) -> Result<ShellResult, ShellError> {
+    run_program_env(program, args, cwd, timeout, &[])
+}
+
+/// [`run_program`] with extra environment variables (the settings' `env`).
+pub fn run_program_env(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+    cwd: &Path,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> Result<ShellResult, ShellError> {
     let shell = program;
     let mut child = Command::new(shell)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

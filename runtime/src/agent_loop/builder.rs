@@ -38,6 +38,7 @@ pub struct EngineBuilder {
     changes: Option<Arc<ChangeService>>,
     hooks: crate::hooks::HookSet,
     transcript: Option<std::path::PathBuf>,
+    only_tools: Option<Vec<String>>,
 }
 
 impl Engine {
@@ -63,6 +64,7 @@ impl Engine {
             changes: None,
             hooks: crate::hooks::HookSet::default(),
             transcript: None,
+            only_tools: None,
         }
     }
 }
@@ -156,6 +158,12 @@ impl EngineBuilder {
         self
     }
 
+    /// `--tools`: the only tools that exist in this run (`None`: every tool).
+    pub fn only_tools(mut self, tools: Option<Vec<String>>) -> Self {
+        self.only_tools = tools;
+        self
+    }
+
     pub fn build(self) -> Engine {
         let changes = self.changes.unwrap_or_else(|| {
             let gate = ChangeGate::new(
@@ -197,6 +205,7 @@ impl EngineBuilder {
             changes,
             hooks: self.hooks,
             transcript: self.transcript,
+            only_tools: self.only_tools,
             totals: Mutex::new(Totals::default()),
         }
     }

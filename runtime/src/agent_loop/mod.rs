@@ -199,6 +199,8 @@ pub struct Engine {
     hooks: crate::hooks::HookSet,
     /// The session log, for hooks' `transcript_path`.
     transcript: Option<std::path::PathBuf>,
+    /// `--tools`: the only tools offered (`None`: all).
+    only_tools: Option<Vec<String>>,
     totals: Mutex<Totals>,
 }
 

@@ -122,7 +122,12 @@ impl Engine {
         let mut skills = false;
         let mut unavailable = Vec::new();
         for name in wanted {
-            if disallowed.contains(&name.as_str()) {
+            if disallowed.contains(&name.as_str())
+                || self
+                    .only_tools
+                    .as_ref()
+                    .is_some_and(|only| !only.contains(&name))
+            {
                 continue;
             }
             if name == AGENT_TOOL {

@@ -354,3 +354,42 @@ fn lint_checks_plugins_skills_memory_rules_and_settings() {
         assert!(text.contains(expected), "{expected}:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_mode_accept_edits_applies_from_the_user_but_not_from_an_untrusted_repo() {
+    // The untrusted repository asks for acceptEdits itself: not applied.
+    let sb = untrusted();
+    sb.write(
+        ".claude/settings.json",
+        r#"{"permissions": {"defaultMode": "acceptEdits"}}"#,
+    );
+    let (result, _, _) = run(&sb, write_note(), &[]).await;
+    assert_eq!(result["exit_code"], 3, "{result}");
+    assert!(!sb.repo().join("docs/note.md").exists());
+
+    // The user's own settings may: Write is accepted, Bash still is not.
+    sb.write_home(
+        ".claude/settings.json",
+        r#"{"permissions": {"defaultMode": "acceptEdits"}}"#,
+    );
+    let (result, err, _) = run(&sb, write_note(), &[]).await;
+    assert_eq!(result["exit_code"], 0, "{result}\n{err}");
+    assert_eq!(
+        std::fs::read_to_string(sb.repo().join("docs/note.md")).unwrap(),
+        "hello\n"
+    );
+    let bash = calls(&[("b1", "Bash", r#"{"command": "touch made-by-bash"}"#)]);
+    let (result, _, _) = run(&sb, bash, &[]).await;
+    assert_eq!(result["exit_code"], 3, "{result}");
+    assert!(!sb.repo().join("made-by-bash").exists());
+
+    // An explicit ask rule still asks in acceptEdits.
+    sb.write_home(
+        ".claude/settings.json",
+        r#"{"permissions": {"defaultMode": "acceptEdits", "ask": ["Write(./docs/**)"]}}"#,
+    );
+    std::fs::remove_file(sb.repo().join("docs/note.md")).unwrap();
+    let (result, _, _) = run(&sb, write_note(), &[]).await;
+    assert_eq!(result["exit_code"], 3, "{result}");
+    assert!(!sb.repo().join("docs/note.md").exists());
+}

@@ -99,6 +99,9 @@ pub struct Permissions {
     pub warnings: Vec<String>,
     /// Allow rules of the repository's files not applied because it is not trusted.
     pub withheld_allow: usize,
+    /// `permissions.defaultMode` of the settings layers, with its file: the mode of every
+    /// agent that sets none.
+    pub default_mode: Option<(agentops_agents::definition::PermissionMode, String)>,
     root: PathBuf,
     cwd: PathBuf,
     home: Option<PathBuf>,
@@ -133,6 +136,7 @@ impl Permissions {
         config: &RuleLists,
     ) -> Self {
         let mut p = Self::new(root, cwd, home);
+        p.default_mode = settings.default_mode();
         for (lists, source) in settings.rule_lists() {
             p.add(&lists, &source);
         }
@@ -193,6 +197,18 @@ impl Permissions {
 
     /// Decides one call of `tool` with `input`.
     pub fn check(&self, tool: &str, input: &Value, risk: Risk) -> Decision {
+        self.check_in(tool, input, risk, None)
+    }
+
+    /// Decides one call of `tool` in a permission mode: `acceptEdits` allows the file-editing
+    /// tools that no rule denies or asks about (the gates and approvals still follow).
+    pub fn check_in(
+        &self,
+        tool: &str,
+        input: &Value,
+        risk: Risk,
+        mode: Option<agentops_agents::definition::PermissionMode>,
+    ) -> Decision {
         if tool == "Bash" {
             let command = input
                 .get("command")
@@ -220,6 +236,11 @@ impl Permissions {
             return Decision::Ask(format!("`{r}` ({}) asks for approval", r.source));
         }
         if hit(&self.allow, false).is_some() || risk == Risk::ReadOnly {
+            return Decision::Allow;
+        }
+        if mode == Some(agentops_agents::definition::PermissionMode::AcceptEdits)
+            && EDITING.contains(&tool)
+        {
             return Decision::Allow;
         }
         Decision::Ask(format!(

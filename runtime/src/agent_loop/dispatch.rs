@@ -176,7 +176,11 @@ impl Engine {
         hook: Option<crate::hooks::HookPermission>,
     ) -> Result<(), ToolOutput> {
         use crate::hooks::HookPermission;
-        let rules = self.permissions.check(tool, args, risk);
+        let mode =
+            agent
+                .permission_mode
+                .or(self.permissions.default_mode.as_ref().map(|(m, _)| *m));
+        let rules = self.permissions.check_in(tool, args, risk, mode);
         // A hook can answer an `ask` or refuse; it can never lift a deny rule (or the gates
         // and approvals, which come after this).
         let rules = match (rules, hook) {
@@ -190,7 +194,7 @@ impl Engine {
             (Decision::Ask(_), Some(HookPermission::Allow(_))) => Decision::Allow,
             (d, _) => d,
         };
-        let decision = match (agent.permission_mode, rules) {
+        let decision = match (mode, rules) {
             (Some(PermissionMode::Plan), _) if risk != agentops_tools::Risk::ReadOnly => {
                 Decision::Deny(format!(
                     "agent `{}` is in plan mode: read-only tools only",

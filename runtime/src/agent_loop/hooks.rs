@@ -35,7 +35,12 @@ impl Engine {
             );
             map.insert(
                 "permission_mode".into(),
-                json!(agent.permission_mode.unwrap_or(PermissionMode::Default)),
+                json!(
+                    agent
+                        .permission_mode
+                        .or(self.permissions.default_mode.as_ref().map(|(m, _)| *m))
+                        .unwrap_or(PermissionMode::Default)
+                ),
             );
         }
         let outcome = hooks.run(event, target, input).await;

@@ -65,7 +65,7 @@ pub enum Command {
     /// List, inspect and render slash commands (.claude/commands/, ~/.claude/commands/, builtin).
     #[command(subcommand)]
     Commands(CommandsCommand),
-    /// Check agent and command files; exit 1 on errors. Warnings name file and line.
+    /// Check agent, command and skill files, plugins, memory, rules and settings; exit 1 on errors. Warnings name file and line.
     Lint(LintArgs),
     /// Run a prompt or `/command args` headless through the agent loop.
     Run(RunArgs),

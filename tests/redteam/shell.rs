@@ -153,7 +153,7 @@ async fn commit_push_and_staged_moves_inside_the_sandbox_change_no_git_state() {
     assert_ne!(result["outcome"], "success", "{result:#}");
     assert_eq!(git(&sb.repo(), &["rev-parse", "HEAD"]), head);
     assert_eq!(git(&origin, &["rev-parse", "main"]), origin_head, "pushed");
-    // agentops' own state (.agentops/, ignored but for its .gitignore) aside.
+    // agentops' own state (.agentops/, ignored) aside.
     assert_eq!(
         git(
             &sb.repo(),

@@ -1,7 +1,7 @@
 //! Learnings (Factor V): what an agent found out the hard way — a failure and its fix, a
 //! convention of this repository — kept in `.agentops/learnings.md` under the agent's name, and
 //! offered to the same agent as a checklist the next time it runs. The file is markdown a team
-//! reads, edits and commits (`.agentops/.gitignore` lets it through).
+//! reads, edits and commits (`.agentops/.gitignore` lets it, and only it, through).
 
 use crate::tool::{Risk, ToolContext, ToolOutput, TypedTool};
 use futures_util::future::BoxFuture;

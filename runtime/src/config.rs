@@ -226,7 +226,7 @@ pub struct Limits {
     pub max_turns: u32,
     /// Spend per run, all agents together; `None`: no cap.
     pub max_budget_usd: Option<f64>,
-    /// Tokens (input + output) per run, all agents together; `None`: no cap.
+    /// Tokens (input + output) per run, all agents together (default 5,000,000); `None`: no cap.
     pub max_session_tokens: Option<u64>,
     /// How deep agents may delegate to subagents.
     pub max_depth: u32,
@@ -250,7 +250,9 @@ impl Default for Limits {
         Self {
             max_turns: 30,
             max_budget_usd: None,
-            max_session_tokens: None,
+            // A cap a normal run never meets (30 turns of a 100k-token context is 3M only
+            // for a runaway): what bounds a loop that stays under max_requests.
+            max_session_tokens: Some(5_000_000),
             max_depth: 2,
             max_tool_output_bytes: 32 * 1024,
             compact_at_tokens: Some(100_000),

@@ -33,6 +33,7 @@ pub fn run(args: &HarmonizeArgs, ws: &Workspace) -> CliResult {
                 "outcome": outcome,
                 "targets": planned.targets,
                 "failed": planned.failed,
+                "notes": planned.notes,
                 "diff": planned.diff(),
                 "gates": gates.map(|g| &g.units),
                 "rendered_diff": gates.map(|g| g.rendered_diff()),

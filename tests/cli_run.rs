@@ -661,7 +661,7 @@ async fn every_run_is_recorded_and_a_torn_last_line_is_dropped_with_a_warning() 
     // State stays out of commits; only the team's learnings may go in.
     assert_eq!(
         std::fs::read_to_string(sb.repo().join(".agentops/.gitignore")).unwrap(),
-        "*\n!.gitignore\n!learnings.md\n"
+        "*\n!learnings.md\n"
     );
 
     // A process killed mid-write leaves half a line: the session stays readable.
@@ -864,7 +864,7 @@ async fn free_text_is_routed_to_the_agent_that_fits() {
             "run",
             "--output-format",
             "stream-json",
-            "is what runs in the cluster still what Git says?",
+            "is everything fine?",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -900,6 +900,26 @@ async fn free_text_is_routed_to_the_agent_that_fits() {
         "{}",
         stderr(&out)
     );
+    // A small model (schema mode) is not asked to route: what no name or description settles
+    // goes to the main agent, and the first request is the agent's own.
+    let server = FakeModelServer::start_scripting_routes(vec![text(
+        "{\"tool\": \"final_answer\", \"text\": \"done\"}",
+    )])
+    .await;
+    schema_mode(&sb, &server);
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "How much storage does postgres get in staging?"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("routed to general-purpose (by fallback: no agent's name or description clearly fits, and a small model (schema tool mode) is not asked to choose)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.requests().len(), 1, "no router request");
+    std::fs::remove_file(sb.repo().join("agentops.toml")).unwrap();
     // An explicit agent is never routed.
     let server = FakeModelServer::start_scripting_routes(vec![text("done")]).await;
     let out = run_with(
@@ -909,6 +929,71 @@ async fn free_text_is_routed_to_the_agent_that_fits() {
     );
     assert_eq!(out.status.code(), Some(0));
     assert!(!stderr(&out).contains("routed to"), "{}", stderr(&out));
+}
+
+/// A small model (schema mode) starts from facts, not a guess: its first request carries the
+/// rendered fields the request is about, as harmonize paths with each overlay's value and the
+/// line that sets it. Not in native mode, and not where a Read deny rule covers the repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_model_gets_the_fields_the_request_is_about_before_its_first_step() {
+    let sb = platform();
+    let answer = || text("{\"tool\": \"final_answer\", \"text\": \"ok\"}");
+    let prompt = "Lower the Prometheus retention in dev to 3d";
+    let first_user = |server: &FakeModelServer| -> String {
+        server.requests()[0].body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .map(|m| m["content"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let server = FakeModelServer::start(vec![answer()]).await;
+    schema_mode(&sb, &server);
+    let out = run_with(&sb, &server, &["run", "--agent", "general-purpose", prompt]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let user = first_user(&server);
+    assert!(user.starts_with(prompt), "{user}");
+    assert!(
+        user.contains("- `Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]="),
+        "{user}"
+    );
+    assert!(
+        user.contains(
+            "apps/prometheus/overlays/dev: 7d  (set at apps/prometheus/overlays/dev/retention.yaml:"
+        ),
+        "{user}"
+    );
+    assert!(
+        user.contains("apps/prometheus/overlays/prod: 15d"),
+        "{user}"
+    );
+    // The step, filled in from the request: the new value and the one environment it names.
+    assert!(
+        user.contains(r#"this step makes it: {"tool": "harmonize", "arguments": {"set":"Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=3d","env":["dev"]}}"#),
+        "{user}"
+    );
+    // Fields the request is not about stay out.
+    assert!(!user.contains("Deployment/web"), "{user}");
+
+    // A Read deny inside the repository: find may not show every overlay, so no facts.
+    sb.write(
+        ".claude/settings.json",
+        r#"{"permissions": {"deny": ["Read(./apps/postgres/**)"]}}"#,
+    );
+    let server = FakeModelServer::start(vec![answer()]).await;
+    schema_mode(&sb, &server);
+    let out = run_with(&sb, &server, &["run", "--agent", "general-purpose", prompt]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(first_user(&server), prompt);
+    std::fs::remove_file(sb.repo().join(".claude/settings.json")).unwrap();
+    std::fs::remove_file(sb.repo().join("agentops.toml")).unwrap();
+
+    // Native tool calling (a model that needs no help): the prompt as typed.
+    let server = FakeModelServer::start(vec![text("ok")]).await;
+    let out = run_with(&sb, &server, &["run", "--agent", "general-purpose", prompt]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(first_user(&server), prompt);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -387,6 +387,8 @@ impl Permissions {
             "Glob" | "Grep" | "LS" | "kustomize_build" | "validate" | "git_diff" | "git_log" => {
                 ("path", true)
             }
+            // find renders and shows every overlay of the repository.
+            "find" => ("", true),
             _ => return Vec::new(),
         };
         let path = input.get(key).and_then(Value::as_str).unwrap_or(".");
@@ -461,6 +463,7 @@ const READING: &[&str] = &[
     "git_log",
     "kustomize_build",
     "validate",
+    "find",
 ];
 
 /// Whether a rule for `rule_tool` speaks for a call of `tool` (its family, as in Claude

@@ -9,6 +9,7 @@ use agentops_agents::AgentDefinition;
 use agentops_agents::definition::PermissionMode;
 use agentops_agents::tools::ToolSpec;
 use agentops_commands::{Arguments, Route, route};
+use std::collections::BTreeSet;
 
 /// The main agent for free text.
 pub const MAIN_AGENT: &str = "general-purpose";
@@ -183,7 +184,7 @@ pub const AUTO: &str = "auto";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Routing {
     pub agent: String,
-    /// `words`, `model` or `fallback`.
+    /// `words`, `description`, `model` or `fallback`.
     pub by: &'static str,
     pub why: String,
 }
@@ -221,9 +222,6 @@ fn words(text: &str) -> Vec<String> {
 /// exactly one does.
 pub fn by_words(request: &str, agents: &[AgentDefinition]) -> Option<Routing> {
     let said = words(request);
-    let close = |a: &str, b: &str| {
-        a == b || (a.len() >= 5 && b.len() >= 5 && (a.starts_with(b) || b.starts_with(a)))
-    };
     let hits: Vec<(&AgentDefinition, String)> = agents
         .iter()
         .filter(|a| a.name != MAIN_AGENT)
@@ -245,8 +243,118 @@ pub fn by_words(request: &str, agents: &[AgentDefinition]) -> Option<Routing> {
     }
 }
 
-/// Picks the agent for free text: by its words where that is unambiguous, else with one
-/// model call whose reply must name one of the agents (an enum), else the main agent.
+/// Words of a description that say nothing about what the agent does.
+const FILLER: &[&str] = &[
+    "use", "uses", "not", "one", "each", "per", "its", "it's", "into", "are", "how", "what", "who",
+    "when", "which", "where", "does", "did", "was", "has", "have", "any", "same", "only", "then",
+    "than", "them", "their", "there", "also", "says", "say", "your", "you", "out",
+];
+
+/// A description's or request's content words (`replicas` and `replica` are close, below).
+fn content_words(text: &str) -> BTreeSet<String> {
+    words(text)
+        .into_iter()
+        .filter(|w| !FILLER.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit()))
+        .collect()
+}
+
+/// The same word, give or take an ending (`replica`/`replicas`, `database`/`databases`).
+fn close(a: &str, b: &str) -> bool {
+    a == b || (a.len() >= 5 && b.len() >= 5 && (a.starts_with(b) || b.starts_with(a)))
+}
+
+/// How well each agent's description fits the request: the request's words its description
+/// uses, each weighted by how few descriptions use it (1/n). The main agent is left out.
+fn description_scores<'a>(
+    request: &str,
+    agents: &'a [AgentDefinition],
+) -> Vec<(&'a AgentDefinition, f64, Vec<String>)> {
+    let said = content_words(request);
+    let described: Vec<(&AgentDefinition, BTreeSet<String>)> = agents
+        .iter()
+        .filter(|a| a.name != MAIN_AGENT)
+        .map(|a| (a, content_words(&a.description)))
+        .collect();
+    described
+        .iter()
+        .map(|(a, words)| {
+            let mut hits = Vec::new();
+            let mut score = 0.0;
+            for w in &said {
+                if words.iter().any(|d| close(w, d)) {
+                    let users = described
+                        .iter()
+                        .filter(|(_, other)| other.iter().any(|d| close(w, d)))
+                        .count()
+                        .max(1);
+                    score += 1.0 / users as f64;
+                    hits.push(w.clone());
+                }
+            }
+            (*a, score, hits)
+        })
+        .collect()
+}
+
+/// The agent whose description fits the request clearly best (at least twice the next one's
+/// score), if one does.
+pub fn by_description(request: &str, agents: &[AgentDefinition]) -> Option<Routing> {
+    let mut scores = description_scores(request, agents);
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (best, score, hits) = scores.first()?;
+    let next = scores.get(1).map_or(0.0, |s| s.1);
+    (*score > 0.0 && *score >= 2.0 * next).then(|| Routing {
+        agent: best.name.clone(),
+        by: "description",
+        why: format!(
+            "its description fits the request's words: {}",
+            hits.join(", ")
+        ),
+    })
+}
+
+/// Whether a request asks something rather than asking for something done.
+pub fn is_question(request: &str) -> bool {
+    let text = request.trim();
+    let first = text
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    text.ends_with('?')
+        || matches!(
+            first.as_str(),
+            "how"
+                | "what"
+                | "which"
+                | "where"
+                | "why"
+                | "who"
+                | "when"
+                | "is"
+                | "are"
+                | "does"
+                | "do"
+                | "did"
+                | "can"
+                | "could"
+                | "should"
+                | "would"
+                | "will"
+                | "explain"
+                | "describe"
+                | "review"
+                | "list"
+                | "show"
+        )
+}
+
+/// Picks the agent for free text: by its name in the words, else with one model call whose
+/// reply must name one of the agents (an enum), else the main agent. A small model (schema
+/// tool mode) is not asked — on the eval suite its picks sent changes to existing apps to the
+/// scaffolding agent — instead a job (not a question) goes to the one agent whose
+/// description clearly fits its words, and the rest to the main agent, which has every typed
+/// tool and can delegate.
 pub async fn choose_agent(
     provider: &crate::providers::ResolvedProvider,
     agents: &[AgentDefinition],
@@ -263,6 +371,18 @@ pub async fn choose_agent(
     let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
     if names.len() < 2 {
         return fallback("no other agent".to_string());
+    }
+    if provider.tool_mode == crate::config::ToolMode::Schema {
+        // A question is the main agent's: a job's words (`replicas`) would send it to the
+        // agent that changes them.
+        if !is_question(request)
+            && let Some(r) = by_description(request, agents)
+        {
+            return r;
+        }
+        return fallback(
+            "no agent's name or description clearly fits, and a small model (schema tool mode) is not asked to choose".to_string(),
+        );
     }
     // The choice is constrained by a response schema, which only OpenAI-compatible servers
     // take.
@@ -348,4 +468,57 @@ pub fn find_agent(ws: &Workspace, name: &str) -> Result<AgentDefinition, RouteEr
             available: names.join(", "),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routed(request: &str) -> Option<(String, &'static str)> {
+        let agents = agentops_agents::builtin::agents();
+        by_words(request, &agents)
+            .or_else(|| by_description(request, &agents))
+            .map(|r| (r.agent, r.by))
+    }
+
+    #[test]
+    fn a_description_that_clearly_fits_routes_without_a_model_call() {
+        let to = |agent: &str| Some((agent.to_string(), "description"));
+        // The words of a job the agent's description names, not its name.
+        assert_eq!(
+            routed("Scale web in prod to 6 replicas; dev and staging stay as they are."),
+            to("infrastructure-harmonize")
+        );
+        assert_eq!(
+            routed(
+                "Set the Prometheus retention to 30d in every environment (dev, staging and prod)."
+            ),
+            to("infrastructure-harmonize")
+        );
+        assert_eq!(
+            routed(
+                "A PostgreSQL database called orders-db in namespace orders, with an Argo CD Application per environment."
+            ),
+            to("infrastructure-create")
+        );
+        assert_eq!(
+            routed("is what runs in the cluster still what Git says?"),
+            to("infrastructure-drift")
+        );
+        // The agent's name still wins first.
+        assert_eq!(
+            routed("harmonize the prometheus retention to 30d"),
+            Some(("infrastructure-harmonize".to_string(), "words"))
+        );
+        // Nothing any description says, or a tie: left to the model (or the main agent).
+        assert_eq!(
+            routed("How much storage does postgres get in staging?"),
+            None
+        );
+        assert_eq!(routed("is everything fine?"), None);
+        // Questions are not jobs, whatever their words.
+        assert!(is_question("how many replicas?"));
+        assert!(is_question("Review the prod overlay of web"));
+        assert!(!is_question("Scale web in prod to 6 replicas."));
+    }
 }

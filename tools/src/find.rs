@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// One rendered field.
@@ -227,15 +228,313 @@ pub fn search(fields: &[Field], query: &str, app: Option<&str>, env: Option<&str
         let parts: Vec<&str> = f.overlay.split('/').collect();
         app.is_none_or(|a| parts.contains(&a)) && env.is_none_or(|e| parts.contains(&e))
     };
-    let mut groups: BTreeMap<(String, String), Vec<&Field>> = BTreeMap::new();
-    for f in fields.iter().filter(|f| wanted(f)) {
+    let hits = fields.iter().filter(|f| wanted(f)).filter(|f| {
         let text = format!("{}/{}:{}={}", f.kind, f.name, f.path, f.value).to_ascii_lowercase();
-        if words.iter().all(|w| text.contains(w.as_str())) {
-            groups
-                .entry((f.kind.clone(), f.path.clone()))
-                .or_default()
-                .push(f);
+        words.iter().all(|w| text.contains(w.as_str()))
+    });
+    group(hits)
+}
+
+/// Words of a request that say nothing about which field is meant.
+const FILLER: &[&str] = &[
+    "the",
+    "and",
+    "for",
+    "set",
+    "sets",
+    "every",
+    "all",
+    "each",
+    "environment",
+    "environments",
+    "env",
+    "envs",
+    "with",
+    "what",
+    "which",
+    "where",
+    "how",
+    "much",
+    "many",
+    "does",
+    "did",
+    "are",
+    "is",
+    "was",
+    "its",
+    "their",
+    "our",
+    "from",
+    "into",
+    "only",
+    "keep",
+    "keeps",
+    "stay",
+    "stays",
+    "not",
+    "change",
+    "changes",
+    "make",
+    "please",
+    "value",
+    "values",
+    "use",
+    "uses",
+    "get",
+    "gets",
+    "there",
+    "this",
+    "that",
+    "them",
+    "then",
+    "than",
+    "but",
+    "both",
+    "app",
+    "apps",
+    "new",
+    "run",
+    "runs",
+    "give",
+    "given",
+    "should",
+    "must",
+    "can",
+    "could",
+    "would",
+    "will",
+    "you",
+    "your",
+    "overlay",
+    "overlays",
+    "currently",
+    "now",
+    "have",
+    "has",
+    "lower",
+    "raise",
+    "increase",
+    "decrease",
+    "bump",
+    "update",
+    "add",
+    "remove",
+    "everywhere",
+    "same",
+    "tell",
+    "show",
+];
+
+/// Field words a person uses for a field whose path says it otherwise.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("tag", "image"),
+    ("release", "image"),
+    ("scale", "replicas"),
+    ("instances", "replicas"),
+    ("pods", "replicas"),
+    ("disk", "storage"),
+    ("volume", "storage"),
+    ("size", "storage"),
+    ("ram", "memory"),
+    ("chart", "version"),
+];
+
+/// The fields a free-text request is most likely about, best first, at most `limit` groups:
+/// a field path must hold a word of the request (or its synonym), and when the request names
+/// rendered objects (`web`, `postgres`), their name too. What a small model gets before its
+/// first step, so it copies a path instead of guessing one.
+pub fn relevant(fields: &[Field], request: &str, limit: usize) -> Vec<Found> {
+    let lower = request.to_ascii_lowercase();
+    let mut words: Vec<String> = lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .map(|w| w.trim_matches('-').to_string())
+        .filter(|w| w.len() >= 3 && !FILLER.contains(&w.as_str()))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    words.sort();
+    words.dedup();
+    // Environments (an overlay's last folder) narrow nothing here: every overlay's value is
+    // shown. Nor are they part of an object's name (`prometheus-staging`).
+    let envs: BTreeSet<String> = fields
+        .iter()
+        .filter_map(|f| f.overlay.rsplit('/').next())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let names: BTreeSet<String> = fields
+        .iter()
+        .flat_map(|f| f.name.split('-').map(str::to_ascii_lowercase))
+        .filter(|t| !envs.contains(t))
+        .collect();
+    let words: Vec<String> = words.into_iter().filter(|w| !envs.contains(w)).collect();
+    let named: Vec<&String> = words.iter().filter(|w| names.contains(*w)).collect();
+    let field_words: Vec<String> = words
+        .iter()
+        .filter(|w| !names.contains(*w))
+        .flat_map(|w| {
+            let one = w.strip_suffix('s').unwrap_or(w);
+            let mut out = vec![one.to_string()];
+            out.extend(
+                SYNONYMS
+                    .iter()
+                    .filter(|(from, _)| one == *from)
+                    .map(|(_, to)| to.to_string()),
+            );
+            out
+        })
+        .filter(|w| w.len() >= 3)
+        .collect();
+    if field_words.is_empty() {
+        return Vec::new();
+    }
+    let score = |f: &Field| -> usize {
+        let path = f.path.to_ascii_lowercase();
+        // Labels and annotations hold every name; they answer few questions.
+        if path.starts_with("metadata.labels") || path.starts_with("metadata.annotations") {
+            return 0;
         }
+        let in_path = field_words
+            .iter()
+            .filter(|w| path.contains(w.as_str()))
+            .count();
+        if in_path == 0 {
+            return 0;
+        }
+        let name = f.name.to_ascii_lowercase();
+        let in_name = named.iter().filter(|w| name.contains(w.as_str())).count();
+        if !named.is_empty() && in_name == 0 && !path.contains(named[0].as_str()) {
+            return 0;
+        }
+        in_path * 3 + in_name * 2
+    };
+    let mut scored: BTreeMap<usize, Vec<&Field>> = BTreeMap::new();
+    for f in fields {
+        let s = score(f);
+        if s > 0 {
+            scored.entry(s).or_default().push(f);
+        }
+    }
+    let mut out: Vec<Found> = Vec::new();
+    for (_, hits) in scored.into_iter().rev() {
+        for found in group(hits.into_iter()) {
+            if !out.iter().any(|o| o.set == found.set) {
+                out.push(found);
+            }
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out.truncate(limit);
+    out
+}
+
+/// What kind of value a text is, to find the new value in a request: a count, a version,
+/// or a quantity with its unit class.
+fn shape(value: &str) -> Option<String> {
+    static VERSION: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"^\d+(\.\d+)+([-+][\w.]+)?$").ok());
+    static QUANTITY: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"^\d+(\.\d+)?([A-Za-z]+)$").ok());
+    if value.chars().all(|c| c.is_ascii_digit()) && !value.is_empty() {
+        return Some("count".into());
+    }
+    if VERSION.as_ref()?.is_match(value.trim_start_matches('v')) {
+        return Some("version".into());
+    }
+    let unit = QUANTITY
+        .as_ref()?
+        .captures(value)?
+        .get(2)?
+        .as_str()
+        .to_string();
+    Some(match unit.as_str() {
+        "Ki" | "Mi" | "Gi" | "Ti" | "K" | "M" | "G" | "T" => "bytes".into(),
+        other => format!("unit:{other}"),
+    })
+}
+
+/// A request's sentences: split at `.`, `;`, `!`, `?` before a space or the end, and at new
+/// lines (so `1.10.0` stays whole).
+fn sentences(text: &str) -> Vec<&str> {
+    static END: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"[.;!?](\s|$)|\n").ok());
+    match END.as_ref() {
+        Some(end) => end.split(text).filter(|s| !s.trim().is_empty()).collect(),
+        None => vec![text],
+    }
+}
+
+/// A harmonize call for the best of `found`, filled in from the request where it says so
+/// unambiguously: the new value (the one word of the request shaped like the current values)
+/// and the environments (those the request's first sentence naming any names, unless it says
+/// every/all). `None` when the value cannot be read off the request.
+pub fn suggested_call(found: &[Found], request: &str) -> Option<String> {
+    let first = found.first()?;
+    // A container image: the image form also follows kustomize's `images:` overrides.
+    let best = if first.set.ends_with(".image") {
+        found
+            .iter()
+            .find(|f| f.set.starts_with("image:"))
+            .unwrap_or(first)
+    } else {
+        first
+    };
+    let shapes: BTreeSet<String> = best.values.values().filter_map(|v| shape(v)).collect();
+    let [wanted] = shapes.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    // The first sentence that holds a value of that shape must hold just one (`3` in "run 3
+    // replicas in staging. Production keeps its 6.").
+    let value = sentences(request).into_iter().find_map(|sentence| {
+        let values: BTreeSet<&str> = sentence
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '"' | '\'' | '`'))
+            .map(|t| t.trim_end_matches([':', '.']))
+            .filter(|t| shape(t).as_ref() == Some(wanted))
+            .collect();
+        (!values.is_empty()).then_some(values)
+    })?;
+    let [value] = value.into_iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let envs: BTreeSet<&str> = best
+        .values
+        .keys()
+        .filter_map(|o| o.rsplit('/').next())
+        .collect();
+    let lower = request.to_ascii_lowercase();
+    let every = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| matches!(w, "every" | "all" | "everywhere" | "each"));
+    let named: Vec<&str> = if every {
+        Vec::new()
+    } else {
+        sentences(&lower)
+            .into_iter()
+            .map(|sentence| {
+                let words: BTreeSet<&str> = sentence
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .collect();
+                envs.iter()
+                    .copied()
+                    .filter(|e| words.contains(e))
+                    .collect::<Vec<_>>()
+            })
+            .find(|named| !named.is_empty())
+            .unwrap_or_default()
+    };
+    let call = serde_json::json!({"set": format!("{}={value}", best.set), "env": named});
+    Some(call.to_string())
+}
+
+/// Fields grouped by what harmonize would set: one group per kind, path and the name every
+/// overlay's object shares, plus the `image:NAME` form for container images.
+fn group<'a>(fields: impl Iterator<Item = &'a Field>) -> Vec<Found> {
+    let mut groups: BTreeMap<(String, String), Vec<&Field>> = BTreeMap::new();
+    for f in fields {
+        groups
+            .entry((f.kind.clone(), f.path.clone()))
+            .or_default()
+            .push(f);
     }
     let mut out = Vec::new();
     for ((kind, path), hits) in groups {
@@ -286,12 +585,17 @@ pub fn source_lines(root: &Path, overlay: &str, value: &str, limit: usize) -> Ve
         return Vec::new();
     }
     let mut out = Vec::new();
-    for file in input_files(&root.join(overlay)) {
+    // The overlay's own files first: they win over its bases, as in harmonize.
+    let dir = root.join(overlay);
+    let own = dir.canonicalize().unwrap_or(dir);
+    let mut files = input_files(&own);
+    files.sort_by_key(|f| !f.starts_with(&own));
+    for file in files {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
         for (i, line) in text.lines().enumerate() {
-            if line.contains(value) {
+            if holds_value(line, value) {
                 let rel = file
                     .strip_prefix(root)
                     .unwrap_or(&file)
@@ -305,6 +609,23 @@ pub fn source_lines(root: &Path, overlay: &str, value: &str, limit: usize) -> Ve
         }
     }
     out
+}
+
+/// Whether `line` holds `value` as a whole value (`replicas: 4`, `--flag=7d`, `"x"`), not as
+/// part of another word (`data` in `namespace: data-dev`).
+fn holds_value(line: &str, value: &str) -> bool {
+    let edge = |c: Option<char>| {
+        c.is_none_or(|c| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '"' | '\'' | ',' | '=' | ':' | '[' | ']' | '{' | '}' | '#'
+                )
+        })
+    };
+    line.match_indices(value).any(|(at, _)| {
+        edge(line[..at].chars().next_back()) && edge(line[at + value.len()..].chars().next())
+    })
 }
 
 /// Text for a model: each found path, ready to copy, with values and source lines.
@@ -356,12 +677,25 @@ impl TypedTool for FindTool {
         Box::pin(async move {
             let root = ctx.root.canonicalize().unwrap_or(ctx.root.clone());
             let fields = rendered_fields(&root, ctx.timeout).await;
-            let found = search(
+            let mut found = search(
                 &fields,
                 &input.query,
                 input.app.as_deref(),
                 input.env.as_deref(),
             );
+            if found.is_empty() {
+                // No field holds every word: the fields that hold most of them.
+                let wanted: Vec<Field> = fields
+                    .iter()
+                    .filter(|f| {
+                        let parts: Vec<&str> = f.overlay.split('/').collect();
+                        input.app.as_deref().is_none_or(|a| parts.contains(&a))
+                            && input.env.as_deref().is_none_or(|e| parts.contains(&e))
+                    })
+                    .cloned()
+                    .collect();
+                found = relevant(&wanted, &input.query, 15);
+            }
             if found.is_empty() {
                 let kinds: BTreeSet<String> = fields
                     .iter()
@@ -400,6 +734,22 @@ mod tests {
     }
 
     #[test]
+    fn a_source_line_holds_the_value_whole() {
+        assert!(holds_value("  replicas: 4", "4"));
+        assert!(holds_value(
+            "  value: --storage.tsdb.retention.time=7d",
+            "7d"
+        ));
+        assert!(holds_value(
+            "    image: reg/web:1.8.2 # pinned",
+            "reg/web:1.8.2"
+        ));
+        assert!(holds_value("    newTag: \"1.8.2\"", "1.8.2"));
+        assert!(!holds_value("namespace: data-dev", "data"));
+        assert!(!holds_value("  replicas: 14", "4"));
+    }
+
+    #[test]
     fn paths_use_harmonize_syntax() {
         let obj = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
             {"name": "prom", "image": "prom/prometheus:v2", "args": ["--storage.tsdb.retention.time=15d", "--web"]}
@@ -414,6 +764,115 @@ mod tests {
             "spec.template.spec.containers[prom].image".into(),
             "prom/prometheus:v2".into()
         )));
+    }
+
+    #[test]
+    fn a_request_in_words_finds_the_fields_it_is_about() {
+        let mut fields = Vec::new();
+        for (env, replicas, tag, days) in [
+            ("dev", "1", "1.9.0", "7d"),
+            ("staging", "2", "1.8.2", "15d"),
+            ("prod", "4", "1.8.2", "15d"),
+        ] {
+            let overlay = format!("apps/web/overlays/{env}");
+            fields.push(field(
+                &overlay,
+                "Deployment",
+                "web",
+                "spec.replicas",
+                replicas,
+            ));
+            fields.push(field(
+                &overlay,
+                "Deployment",
+                "web",
+                "spec.template.spec.containers[web].image",
+                &format!("reg/storefront/web:{tag}"),
+            ));
+            fields.push(field(
+                &overlay,
+                "Deployment",
+                "web",
+                "metadata.labels.app",
+                "web",
+            ));
+            let overlay = format!("apps/prometheus/overlays/{env}");
+            fields.push(field(
+                &overlay,
+                "Deployment",
+                &format!("prometheus-{env}"),
+                "spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]",
+                days,
+            ));
+            fields.push(field(
+                &overlay,
+                "Deployment",
+                &format!("prometheus-{env}"),
+                "spec.replicas",
+                "1",
+            ));
+        }
+        let sets = |request: &str| -> Vec<String> {
+            relevant(&fields, request, 4)
+                .into_iter()
+                .map(|f| f.set)
+                .collect()
+        };
+        // A synonym (`scale`) and an environment word; only the object the request names.
+        assert_eq!(
+            sets("Scale web in staging to 3 replicas."),
+            ["Deployment/web:spec.replicas"]
+        );
+        // `tag` finds the image, in both forms harmonize takes.
+        assert_eq!(
+            sets("Release web 1.10.0 everywhere: set the web image tag to 1.10.0"),
+            [
+                "Deployment/web:spec.template.spec.containers[web].image",
+                "image:reg/storefront/web"
+            ]
+        );
+        // The name every overlay's object shares, with each overlay's value.
+        let found = relevant(&fields, "Lower the Prometheus retention in dev to 3d", 4);
+        assert_eq!(
+            found[0].set,
+            "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]"
+        );
+        assert_eq!(found[0].values["apps/prometheus/overlays/dev"], "7d");
+        assert_eq!(found.len(), 1, "{found:?}");
+        // Nothing a field could be about: no facts rather than noise.
+        assert!(sets("hello there").is_empty());
+        assert!(sets("What does web do?").is_empty());
+
+        // The call, filled in where the request says it plainly.
+        let call = |request: &str| {
+            suggested_call(&relevant(&fields, request, 4), request)
+                .map(|c| serde_json::from_str::<Value>(&c).unwrap())
+        };
+        assert_eq!(
+            call("Lower the Prometheus retention in dev to 3d. Staging and prod keep theirs."),
+            Some(
+                json!({"set": "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=3d", "env": ["dev"]})
+            )
+        );
+        assert_eq!(
+            call("Scale web in prod to 6 replicas; dev and staging stay as they are."),
+            Some(json!({"set": "Deployment/web:spec.replicas=6", "env": ["prod"]}))
+        );
+        // An image: the image form, every environment.
+        assert_eq!(
+            call(
+                "Release web 1.10.0 everywhere: set the web image tag to 1.10.0 in dev, staging and prod."
+            ),
+            Some(json!({"set": "image:reg/storefront/web=1.10.0", "env": []}))
+        );
+        // The value of the sentence that has one, not a value the request keeps.
+        assert_eq!(
+            call("Run 3 replicas of web in staging. Production keeps its 6."),
+            Some(json!({"set": "Deployment/web:spec.replicas=3", "env": ["staging"]}))
+        );
+        // Two values of the right shape, or none: no guess.
+        assert_eq!(call("Scale web from 2 to 3 replicas"), None);
+        assert_eq!(call("Scale web up"), None);
     }
 
     #[test]

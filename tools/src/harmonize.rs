@@ -84,7 +84,21 @@ impl SetSpec {
     pub fn parse(text: &str) -> Result<Self, SetError> {
         let bad = || SetError::Syntax(text.to_string());
         if let Some(rest) = text.strip_prefix("image:") {
-            let (image, tag) = rest.rsplit_once('=').ok_or_else(bad)?;
+            // `image:NAME=TAG`, or `image:NAME:TAG` as the image is written.
+            let (image, tag) = rest
+                .rsplit_once('=')
+                .or_else(|| rest.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')))
+                .ok_or_else(bad)?;
+            // `image:postgres=docker.io/library/postgres:16.6`: the whole reference as the
+            // value names the image in full.
+            let (image, tag) = match tag.rsplit_once(':') {
+                Some((named, t))
+                    if !t.contains('/') && named.rsplit('/').next() == image.rsplit('/').next() =>
+                {
+                    (named, t)
+                }
+                _ => (image, tag),
+            };
             if image.is_empty() || tag.is_empty() || tag.contains([' ', ':', '@']) {
                 return Err(bad());
             }
@@ -247,6 +261,8 @@ pub struct Plan {
     pub changes: Vec<FileChange>,
     /// Leaf kustomizations that failed to render (not harmonized).
     pub failed: Vec<(String, String)>,
+    /// How the request was read (`image web is registry.example.com/storefront/web`).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -319,19 +335,76 @@ pub async fn plan(
     let mut found: Vec<Found> = Vec::new();
     // Everything that renders, for an error that shows what would work.
     let mut fields = Vec::new();
+    let mut rendered_leaves: Vec<(&PathBuf, Vec<Value>)> = Vec::new();
     for (leaf, rendered) in leaves.iter().zip(renders) {
         let rel = rel_of(&root, leaf);
-        let objects = match rendered.and_then(|y| parse_objects(&y)) {
-            Ok(o) => o,
+        match rendered.and_then(|y| parse_objects(&y)) {
+            Ok(objects) => {
+                fields.extend(crate::find::fields_of(&rel, &objects));
+                rendered_leaves.push((leaf, objects));
+            }
             Err(e) => {
                 if filter.matches(Path::new(&rel)) {
                     plan.failed.push((rel, e));
                 }
-                continue;
             }
-        };
-        fields.extend(crate::find::fields_of(&rel, &objects));
-        for object in &objects {
+        }
+    }
+    // A container's `image` field set to `NAME:TAG` is the image form: kustomize's `images:`
+    // overrides in an overlay set tags no manifest line holds.
+    let as_image;
+    let spec = match &spec.target {
+        SetTarget::Field { path, .. }
+            if matches!(path.last(), Some(Seg::Key(k)) if k == "image")
+                && path.iter().any(
+                    |s| matches!(s, Seg::Key(k) if k == "containers" || k == "initContainers"),
+                ) =>
+        {
+            match SetSpec::parse(&format!("image:{}", spec.value)) {
+                Ok(image) => {
+                    plan.notes.push(format!("set as {}", image.text));
+                    as_image = image;
+                    &as_image
+                }
+                Err(_) => spec,
+            }
+        }
+        _ => spec,
+    };
+    // `image:web=TAG` means the one rendered image whose last path segment or container is
+    // `web`, as a person would say it; several candidates are listed, never guessed.
+    let resolved;
+    let spec = match &spec.target {
+        SetTarget::Image { image } => {
+            match resolve_image(image, rendered_leaves.iter().flat_map(|(_, o)| o)) {
+                Ok(None) => spec,
+                Ok(Some(full)) => {
+                    plan.notes.push(format!("image {image} is {full}"));
+                    resolved = SetSpec {
+                        text: format!("image:{full}={}", spec.value),
+                        target: SetTarget::Image { image: full },
+                        value: spec.value.clone(),
+                    };
+                    &resolved
+                }
+                Err(several) => {
+                    return Err(format!(
+                        "image {image} could mean {} images; name one in full:\n{}",
+                        several.len(),
+                        several
+                            .iter()
+                            .map(|full| format!("- `image:{full}={}`", spec.value))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ));
+                }
+            }
+        }
+        SetTarget::Field { .. } => spec,
+    };
+    for (leaf, objects) in &rendered_leaves {
+        let leaf = *leaf;
+        for object in objects {
             if let Some(before) = current(object, spec) {
                 found.push(Found {
                     leaf,
@@ -497,22 +570,60 @@ fn current(object: &Value, spec: &SetSpec) -> Option<String> {
             }
             get(object, path)
         }
-        SetTarget::Image { image } => {
-            let spec_at = if object["spec"]["jobTemplate"].is_object() {
-                &object["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-            } else {
-                &object["spec"]["template"]["spec"]
-            };
-            ["containers", "initContainers"]
-                .iter()
-                .filter_map(|k| spec_at[*k].as_array())
-                .flatten()
-                .filter_map(|c| c["image"].as_str())
-                .find_map(|img| {
-                    let rest = img.strip_prefix(image.as_str())?;
-                    rest.strip_prefix(':').map(str::to_string)
-                })
+        SetTarget::Image { image } => containers(object).find_map(|(_, img)| {
+            let rest = img.strip_prefix(image.as_str())?;
+            rest.strip_prefix(':').map(str::to_string)
+        }),
+    }
+}
+
+/// The containers of a rendered workload: `(container name, image)`.
+fn containers(object: &Value) -> impl Iterator<Item = (&str, &str)> {
+    let spec_at = if object["spec"]["jobTemplate"].is_object() {
+        &object["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    } else {
+        &object["spec"]["template"]["spec"]
+    };
+    ["containers", "initContainers"]
+        .into_iter()
+        .filter_map(move |k| spec_at[k].as_array())
+        .flatten()
+        .filter_map(|c| Some((c["name"].as_str().unwrap_or(""), c["image"].as_str()?)))
+}
+
+/// An image reference without its tag or digest: `registry:5000/team/web:1.2` → `registry:5000/team/web`.
+pub fn image_name(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(n, _)| n);
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => image,
+    }
+}
+
+/// The full image name `image` stands for when no rendered image has exactly that name: the
+/// one whose last path segment, or whose container's name, is `image`. `Ok(None)`: use it as
+/// written; `Err`: several full names fit.
+fn resolve_image<'a>(
+    image: &str,
+    objects: impl Iterator<Item = &'a Value>,
+) -> Result<Option<String>, Vec<String>> {
+    let mut fits = BTreeSet::new();
+    for object in objects {
+        for (container, reference) in containers(object) {
+            let name = image_name(reference);
+            if name == image {
+                return Ok(None);
+            }
+            let last = name.rsplit('/').next().unwrap_or(name);
+            if last == image || container == image {
+                fits.insert(name.to_string());
+            }
         }
+    }
+    match fits.len() {
+        0 => Ok(None),
+        1 => Ok(fits.into_iter().next()),
+        _ => Err(fits.into_iter().collect()),
     }
 }
 
@@ -739,8 +850,8 @@ pub struct HarmonizeInput {
     /// Only overlays whose path has this folder (an app).
     #[serde(default)]
     pub app: Option<String>,
-    /// Only these environments (folder names in the overlay path).
-    #[serde(default)]
+    /// Only these environments (folder names in the overlay path); `[]` for every
+    /// environment. Required, so that a small model says which it means.
     pub env: Vec<String>,
 }
 
@@ -767,6 +878,9 @@ impl HarmonizeTool {
 /// A person's (and the model's) view of a plan's targets.
 pub fn targets_text(plan: &Plan) -> String {
     let mut out = String::new();
+    for note in &plan.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
     for t in &plan.targets {
         let where_ = match (&t.file, t.line) {
             (Some(f), Some(l)) => format!("  {f}:{l}"),
@@ -920,6 +1034,138 @@ mod tests {
                 "{after}"
             );
         }
+    }
+
+    #[test]
+    fn an_image_can_be_given_as_a_person_writes_it() {
+        // `NAME:TAG`, and the whole reference as the value, as well as `NAME=TAG`.
+        for text in [
+            "image:docker.io/library/postgres=16.6",
+            "image:docker.io/library/postgres:16.6",
+            "image:postgres=docker.io/library/postgres:16.6",
+        ] {
+            let s = SetSpec::parse(text).unwrap();
+            assert_eq!(
+                (s.target, s.value.as_str()),
+                (
+                    SetTarget::Image {
+                        image: "docker.io/library/postgres".into()
+                    },
+                    "16.6"
+                ),
+                "{text}"
+            );
+        }
+        // A registry port is not a tag; a value naming another image is refused.
+        assert!(SetSpec::parse("image:registry:5000/web").is_err());
+        assert!(SetSpec::parse("image:web=docker.io/library/postgres:16.6").is_err());
+        assert_eq!(
+            image_name("registry:5000/team/web:1.2"),
+            "registry:5000/team/web"
+        );
+        assert_eq!(image_name("web@sha256:abc"), "web");
+    }
+
+    #[test]
+    fn a_short_image_name_means_the_one_image_it_can_mean() {
+        let deployment = |container: &str, image: &str| {
+            serde_json::json!({"kind": "Deployment", "metadata": {"name": container},
+                "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}})
+        };
+        let objects = [
+            deployment("web", "registry.example.com/storefront/web:1.8.2"),
+            deployment("api", "registry.example.com/storefront/api:2.0"),
+            deployment("proxy", "docker.io/library/nginx:1.27"),
+        ];
+        // By the image's last segment, or by its container's name.
+        assert_eq!(
+            resolve_image("web", objects.iter()),
+            Ok(Some("registry.example.com/storefront/web".into()))
+        );
+        assert_eq!(
+            resolve_image("proxy", objects.iter()),
+            Ok(Some("docker.io/library/nginx".into()))
+        );
+        // A full name, or a name nothing has, is used as written.
+        assert_eq!(
+            resolve_image("registry.example.com/storefront/web", objects.iter()),
+            Ok(None)
+        );
+        assert_eq!(resolve_image("redis", objects.iter()), Ok(None));
+        // Two images that fit are both listed, never guessed between.
+        let two = [
+            deployment("web", "registry.example.com/storefront/web:1.8.2"),
+            deployment("web-canary", "registry.example.com/canary/web:1.9"),
+        ];
+        assert_eq!(
+            resolve_image("web", two.iter()),
+            Err(vec![
+                "registry.example.com/canary/web".to_string(),
+                "registry.example.com/storefront/web".to_string()
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_short_image_name_is_planned_in_every_overlay_of_the_example() {
+        let tmp = tempfile::tempdir().unwrap();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/platform/apps/web");
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&example)
+            .arg(tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let spec = SetSpec::parse("image:web=1.10.0").unwrap();
+        let p = plan(
+            tmp.path(),
+            &spec,
+            &Filter::default(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            p.notes,
+            ["image web is registry.example.com/storefront/web"]
+        );
+        let files: Vec<&str> = p.changes.iter().map(|c| c.rel.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "web/overlays/dev/kustomization.yaml",
+                "web/overlays/prod/kustomization.yaml",
+                "web/overlays/staging/kustomization.yaml"
+            ]
+        );
+        assert!(
+            p.changes
+                .iter()
+                .all(|c| c.after.as_deref().unwrap().contains("    newTag: 1.10.0\n"))
+        );
+        // The container's image field with a whole reference: the same plan (dev's tag is an
+        // `images:` override no manifest line holds).
+        let spec = SetSpec::parse(
+            "Deployment/web:spec.template.spec.containers[web].image=registry.example.com/storefront/web:1.10.0",
+        )
+        .unwrap();
+        let q = plan(
+            tmp.path(),
+            &spec,
+            &Filter::default(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            q.notes,
+            ["set as image:registry.example.com/storefront/web:1.10.0"]
+        );
+        assert_eq!(
+            q.changes.iter().map(|c| c.rel.as_str()).collect::<Vec<_>>(),
+            files
+        );
     }
 
     #[test]

@@ -501,8 +501,15 @@ impl Engine {
         let mut messages = vec![Message::System {
             content: self.system_prompt(agent, offer, depth),
         }];
+        let fresh = start.history.is_empty();
         messages.extend(start.history);
         let mut prompt = start.prompt;
+        if depth == 0
+            && fresh
+            && let Some(facts) = self.facts_for(agent, offer, &prompt).await
+        {
+            prompt.push_str(&facts);
+        }
         if depth == 0 {
             let said = self
                 .hook(agent, "UserPromptSubmit", None, json!({"prompt": prompt}))
@@ -525,6 +532,58 @@ impl Engine {
             Message::User { content: prompt },
         );
         Ok(messages)
+    }
+
+    /// Schema mode (a small model): the rendered fields the request is most likely about, as
+    /// harmonize paths with each overlay's value and source line, so the model copies a path
+    /// instead of guessing one. Only for agents offered `find` or `harmonize`, and only where the
+    /// permission rules let `find` show every overlay (a `Read` deny inside the repository
+    /// turns it off); redacted like a tool result.
+    async fn facts_for(
+        &self,
+        agent: &AgentDefinition,
+        offer: &Offer,
+        request: &str,
+    ) -> Option<String> {
+        // The facts are paths for these tools; a scaffolding agent gets nothing from them.
+        const USERS: &[&str] = &["find", "harmonize"];
+        if self.tool_mode != ToolMode::Schema
+            || !offer.defs.iter().any(|d| USERS.contains(&d.name.as_str()))
+        {
+            return None;
+        }
+        let mode =
+            agent
+                .permission_mode
+                .or(self.permissions.default_mode.as_ref().map(|(m, _)| *m));
+        let allowed =
+            self.permissions
+                .check_in("find", &json!({}), agentops_tools::Risk::ReadOnly, mode);
+        if !matches!(allowed, crate::permissions::Decision::Allow) {
+            return None;
+        }
+        let root = self
+            .tool_ctx
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.tool_ctx.root.clone());
+        let fields = agentops_tools::find::rendered_fields(&root, self.tool_ctx.timeout).await;
+        let found = agentops_tools::find::relevant(&fields, request, FACTS_LIMIT);
+        if found.is_empty() {
+            return None;
+        }
+        tracing::debug!(paths = found.len(), "facts for the first request");
+        let mut text = agentops_tools::find::describe(&root, &found, FACTS_LIMIT);
+        if offer.defs.iter().any(|d| d.name == "harmonize")
+            && let Some(call) = agentops_tools::find::suggested_call(&found, request)
+        {
+            text.push_str(&format!(
+                "If the request asks for this change, this step makes it: {{\"tool\": \"harmonize\", \"arguments\": {call}}}\n"
+            ));
+        }
+        Some(self.tool_ctx.secrets.redact_text(&format!(
+            "\n\n[agentops: what the rendered overlays hold now, found for this request. To change one, pass its path to harmonize with the new value after `=`; to answer, quote the values.]\n{text}"
+        )))
     }
 
     /// A Stop hook (SubagentStop for a subagent) may send the agent back to work: the note
@@ -919,6 +978,9 @@ impl Start {
         }
     }
 }
+
+/// How many found paths the first request of a small model gets (see `facts_for`).
+const FACTS_LIMIT: usize = 4;
 
 /// The last rounds of calls, to see a model going round in circles: repeating the call it
 /// just made, or cycling between a few calls that failed.

@@ -976,6 +976,24 @@ async fn a_small_model_gets_the_fields_the_request_is_about_before_its_first_ste
     // Fields the request is not about stay out.
     assert!(!user.contains("Deployment/web"), "{user}");
 
+    // A question gets the values to quote, and no step that changes them.
+    let server = FakeModelServer::start(vec![answer()]).await;
+    schema_mode(&sb, &server);
+    let question = "How many replicas does web run in prod? Do not change anything.";
+    let out = run_with(
+        &sb,
+        &server,
+        &["run", "--agent", "general-purpose", question],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let user = first_user(&server);
+    assert!(
+        user.contains("found for this question: answer with these values.]"),
+        "{user}"
+    );
+    assert!(user.contains("apps/web/overlays/prod: 4"), "{user}");
+    assert!(!user.contains("harmonize"), "{user}");
+
     // A Read deny inside the repository: find may not show every overlay, so no facts.
     sb.write(
         ".claude/settings.json",

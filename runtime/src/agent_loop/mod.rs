@@ -574,16 +574,25 @@ impl Engine {
         }
         tracing::debug!(paths = found.len(), "facts for the first request");
         let mut text = agentops_tools::find::describe(&root, &found, FACTS_LIMIT);
-        if offer.defs.iter().any(|d| d.name == "harmonize")
-            && let Some(call) = agentops_tools::find::suggested_call(&found, request)
-        {
-            text.push_str(&format!(
-                "If the request asks for this change, this step makes it: {{\"tool\": \"harmonize\", \"arguments\": {call}}}\n"
-            ));
-        }
-        Some(self.tool_ctx.secrets.redact_text(&format!(
-            "\n\n[agentops: what the rendered overlays hold now, found for this request. To change one, pass its path to harmonize with the new value after `=`; to answer, quote the values.]\n{text}"
-        )))
+        // A question gets the values to quote, not an invitation to change them (a 1.5B model
+        // asked "how many replicas in prod?" copied a path into harmonize).
+        let header = if crate::route::is_question(request) {
+            "what the rendered overlays hold now, found for this question: answer with these values"
+        } else {
+            if offer.defs.iter().any(|d| d.name == "harmonize")
+                && let Some(call) = agentops_tools::find::suggested_call(&found, request)
+            {
+                text.push_str(&format!(
+                    "If the request asks for this change, this step makes it: {{\"tool\": \"harmonize\", \"arguments\": {call}}}\n"
+                ));
+            }
+            "what the rendered overlays hold now, found for this request. To change one, pass its path to harmonize with the new value after `=`; to answer, quote the values"
+        };
+        Some(
+            self.tool_ctx
+                .secrets
+                .redact_text(&format!("\n\n[agentops: {header}.]\n{text}")),
+        )
     }
 
     /// A Stop hook (SubagentStop for a subagent) may send the agent back to work: the note

@@ -200,6 +200,16 @@ impl Permissions {
         self.check_in(tool, input, risk, None)
     }
 
+    /// The mode `agent` runs in: its own `permissionMode`, else the settings' `defaultMode`.
+    pub fn mode_of(
+        &self,
+        agent: &agentops_agents::AgentDefinition,
+    ) -> Option<agentops_agents::definition::PermissionMode> {
+        agent
+            .permission_mode
+            .or(self.default_mode.as_ref().map(|(m, _)| *m))
+    }
+
     /// Decides one call of `tool` in a permission mode: `acceptEdits` allows the file-editing
     /// tools that no rule denies or asks about (the gates and approvals still follow).
     pub fn check_in(

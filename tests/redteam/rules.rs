@@ -58,6 +58,8 @@ async fn a_read_deny_covers_grep_blame_and_symlinks() {
         ("git_blame", json!({"file_path": "secrets/db.txt"})),
         ("Read", json!({"file_path": "docs/s/db.txt"})),
         ("kustomize_build", json!({"path": "secrets"})),
+        // find renders and shows every overlay: any Read deny in the repository covers it.
+        ("find", json!({"query": "canary"})),
     ] {
         let sb = with_settings(r#"{"permissions": {"deny": ["Read(./secrets/**)"]}}"#);
         sb.write("secrets/db.txt", format!("password={canary}\n"));

@@ -176,10 +176,7 @@ impl Engine {
         hook: Option<crate::hooks::HookPermission>,
     ) -> Result<(), ToolOutput> {
         use crate::hooks::HookPermission;
-        let mode =
-            agent
-                .permission_mode
-                .or(self.permissions.default_mode.as_ref().map(|(m, _)| *m));
+        let mode = self.permissions.mode_of(agent);
         let rules = self.permissions.check_in(tool, args, risk, mode);
         // A hook can answer an `ask` or refuse; it can never lift a deny rule (or the gates
         // and approvals, which come after this).

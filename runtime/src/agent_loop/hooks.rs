@@ -36,9 +36,8 @@ impl Engine {
             map.insert(
                 "permission_mode".into(),
                 json!(
-                    agent
-                        .permission_mode
-                        .or(self.permissions.default_mode.as_ref().map(|(m, _)| *m))
+                    self.permissions
+                        .mode_of(agent)
                         .unwrap_or(PermissionMode::Default)
                 ),
             );

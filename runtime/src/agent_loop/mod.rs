@@ -552,10 +552,7 @@ impl Engine {
         {
             return None;
         }
-        let mode =
-            agent
-                .permission_mode
-                .or(self.permissions.default_mode.as_ref().map(|(m, _)| *m));
+        let mode = self.permissions.mode_of(agent);
         let allowed =
             self.permissions
                 .check_in("find", &json!({}), agentops_tools::Risk::ReadOnly, mode);

@@ -224,15 +224,17 @@ pub fn search(fields: &[Field], query: &str, app: Option<&str>, env: Option<&str
         .split_whitespace()
         .map(str::to_ascii_lowercase)
         .collect();
-    let wanted = |f: &Field| {
-        let parts: Vec<&str> = f.overlay.split('/').collect();
-        app.is_none_or(|a| parts.contains(&a)) && env.is_none_or(|e| parts.contains(&e))
-    };
-    let hits = fields.iter().filter(|f| wanted(f)).filter(|f| {
+    let hits = fields.iter().filter(|f| in_scope(f, app, env)).filter(|f| {
         let text = format!("{}/{}:{}={}", f.kind, f.name, f.path, f.value).to_ascii_lowercase();
         words.iter().all(|w| text.contains(w.as_str()))
     });
     group(hits)
+}
+
+/// Whether `f` renders in an overlay whose path has the folder `app` and `env` (when given).
+fn in_scope(f: &Field, app: Option<&str>, env: Option<&str>) -> bool {
+    let parts: Vec<&str> = f.overlay.split('/').collect();
+    app.is_none_or(|a| parts.contains(&a)) && env.is_none_or(|e| parts.contains(&e))
 }
 
 /// Words of a request that say nothing about which field is meant.
@@ -687,11 +689,7 @@ impl TypedTool for FindTool {
                 // No field holds every word: the fields that hold most of them.
                 let wanted: Vec<Field> = fields
                     .iter()
-                    .filter(|f| {
-                        let parts: Vec<&str> = f.overlay.split('/').collect();
-                        input.app.as_deref().is_none_or(|a| parts.contains(&a))
-                            && input.env.as_deref().is_none_or(|e| parts.contains(&e))
-                    })
+                    .filter(|f| in_scope(f, input.app.as_deref(), input.env.as_deref()))
                     .cloned()
                     .collect();
                 found = relevant(&wanted, &input.query, 15);

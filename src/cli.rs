@@ -237,11 +237,12 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct HarmonizeArgs {
-    /// `KIND/NAME:PATH=VALUE` (list items by `[name]`, `[field=value]`, `[N]` or `[--flag]`)
-    /// or `image:NAME=TAG`.
+    /// `KIND/NAME:PATH=VALUE` (list items by `[name]`, `[field=value]`, `[N]` or `[--flag]`;
+    /// a field no overlay sets yet is added as a patch), `image:NAME=TAG`, or `label:KEY=VALUE`
+    /// (a label on every object, selectors untouched).
     #[arg(long, value_name = "PATH=VALUE")]
     pub set: String,
-    /// Only this app (a folder name in the overlay's path).
+    /// Only this app (a folder name in the overlay's path; `*` for every overlay, which a label needs to say)
     #[arg(long)]
     pub app: Option<String>,
     /// Only these environments (repeat, or comma-separated).

@@ -123,7 +123,7 @@ fn refuses_immutable_fields_unknown_objects_and_bases_shared_with_left_out_overl
     );
 
     // The StatefulSet's image is set in the base only: for dev alone that line is shared with
-    // staging and prod, so it is refused with the reason, and nothing is written.
+    // staging and prod, so dev gets an `images:` entry of its own and the base stays.
     let base = read(&sb, "apps/postgres/base/statefulset.yaml");
     let image_line = base
         .lines()
@@ -139,20 +139,28 @@ fn refuses_immutable_fields_unknown_objects_and_bases_shared_with_left_out_overl
         &format!("image:{name}=99.0"),
         "--env",
         "dev",
+        "--approve",
+        "kind=StatefulSet",
     ]);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(0),
         "{}{}",
         stdout(&out),
         stderr(&out)
     );
     assert!(
-        stdout(&out).contains("which apps/postgres/overlays/"),
+        stdout(&out).contains("which apps/postgres/overlays/prod, apps/postgres/overlays/staging also build from: set in this overlay instead"),
         "{}",
         stdout(&out)
     );
     assert_eq!(read(&sb, "apps/postgres/base/statefulset.yaml"), base);
+    let dev = read(&sb, "apps/postgres/overlays/dev/kustomization.yaml");
+    assert!(dev.contains(&format!("- name: {name}\n")), "{dev}");
+    assert!(dev.contains("newTag: \"99.0\""), "{dev}");
+    let rendered = |env: &str| common::kustomize(&sb, &format!("apps/postgres/overlays/{env}"));
+    assert!(rendered("dev").contains(&format!("image: {name}:99.0")));
+    assert!(rendered("staging").contains(&image));
 }
 
 #[test]
@@ -261,4 +269,202 @@ fn a_path_that_renders_nothing_is_answered_with_paths_that_do() {
         stdout(&out),
         stderr(&out)
     );
+}
+
+/// `kubectl kustomize` of a folder of the sandbox's repository, parsed.
+fn render(sb: &Sandbox, rel: &str) -> Vec<serde_json::Value> {
+    agentops_tools::kustomize::parse_objects(&common::kustomize(sb, rel)).unwrap()
+}
+
+#[test]
+fn a_label_reaches_every_object_of_the_app_and_no_selector() {
+    let sb = platform();
+    let selectors = |sb: &Sandbox, env: &str| -> Vec<String> {
+        render(sb, &format!("apps/web/overlays/{env}"))
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {} {}",
+                    o["spec"]["selector"],
+                    o["spec"]["podSelector"],
+                    o["spec"]["template"]["metadata"]["labels"]
+                )
+            })
+            .collect()
+    };
+    let before: Vec<Vec<String>> = ["dev", "staging", "prod"]
+        .iter()
+        .map(|e| selectors(&sb, e))
+        .collect();
+    let prometheus = read(&sb, "apps/prometheus/overlays/prod/kustomization.yaml");
+    // Without an app, a label would reach every app of the repository: refused, with the
+    // calls that name one.
+    let out = sb.run(&["harmonize", "--set", "label:cost-center=cc-4120"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(r#"{"set":"label:cost-center=cc-4120","app":"web","env":[]}"#),
+        "{}",
+        stderr(&out)
+    );
+    let set = [
+        "harmonize",
+        "--set",
+        "label:cost-center=cc-4120",
+        "--app",
+        "web",
+    ];
+    // prod, and a label on prod's NetworkPolicy, need approval.
+    let out = sb.run(&set);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let approved = [
+        &set[..],
+        &["--approve", "env=prod", "--approve", "kind=NetworkPolicy"],
+    ]
+    .concat();
+    let out = sb.run(&approved);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    for (env, before) in ["dev", "staging", "prod"].iter().zip(&before) {
+        let objects = render(&sb, &format!("apps/web/overlays/{env}"));
+        assert!(objects.len() >= 3, "{env}");
+        for o in &objects {
+            assert_eq!(
+                o["metadata"]["labels"]["cost-center"], "cc-4120",
+                "{env}: {o}"
+            );
+        }
+        assert_eq!(&selectors(&sb, env), before, "{env}: a selector changed");
+        let k = read(&sb, &format!("apps/web/overlays/{env}/kustomization.yaml"));
+        assert!(
+            k.contains("- pairs:\n") && k.contains("cost-center: cc-4120"),
+            "{k}"
+        );
+    }
+    assert_eq!(
+        read(&sb, "apps/prometheus/overlays/prod/kustomization.yaml"),
+        prometheus
+    );
+    // Again: nothing to do.
+    let out = sb.run(&approved);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("nothing to do"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_field_no_overlay_sets_is_added_as_one_patch_per_overlay_in_the_corpus() {
+    let sb = Sandbox::new();
+    common::copy_dir(
+        &common::corpus().join("gitops/kubernetes-sigs__kustomize"),
+        &sb.repo(),
+    );
+    let base = read(&sb, "examples/ldap/base/deployment.yaml");
+    let path = "Deployment/ldap:spec.template.spec.containers[ldap].resources";
+    for (field, value) in [("limits.cpu", "500m"), ("requests.memory", "256Mi")] {
+        let out = sb.run(&[
+            "harmonize",
+            "--set",
+            &format!("{path}.{field}={value}"),
+            "--app",
+            "ldap",
+            "--approve",
+            "reason=production",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).contains("added as a strategic-merge patch"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    for env in ["staging", "production"] {
+        let objects = render(&sb, &format!("examples/ldap/overlays/{env}"));
+        let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["name"], "ldap");
+        assert_eq!(container["resources"]["limits"]["cpu"], "500m", "{env}");
+        assert_eq!(
+            container["resources"]["requests"]["memory"], "256Mi",
+            "{env}"
+        );
+        // Everything else the container had is still there.
+        assert_eq!(container["image"], "osixia/openldap:1.1.11");
+        // The second add went into the first one's patch: one file, listed once.
+        let k = read(
+            &sb,
+            &format!("examples/ldap/overlays/{env}/kustomization.yaml"),
+        );
+        assert_eq!(k.matches("ldap-resources.yaml").count(), 1, "{k}");
+    }
+    assert_eq!(read(&sb, "examples/ldap/base/deployment.yaml"), base);
+    // Set now: a second value is a one-line edit of the patch.
+    let out = sb.run(&[
+        "harmonize",
+        "--set",
+        &format!("{path}.limits.cpu=1"),
+        "--app",
+        "ldap",
+        "--env",
+        "staging",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let patch = read(&sb, "examples/ldap/overlays/staging/ldap-resources.yaml");
+    assert!(
+        patch.contains("cpu: 1\n") || patch.contains("cpu: \"1\"\n"),
+        "{patch}"
+    );
+    // What cannot be added says what would work.
+    let out = sb.run(&[
+        "harmonize",
+        "--set",
+        "Deployment/ldap:spec.template.spec.containers[openldap].resources.limits.cpu=1",
+        "--app",
+        "ldap",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains("the items are: ldap"), "{said}");
+    let out = sb.run(&[
+        "harmonize",
+        "--set",
+        "Deployment/ldap:spec.template.spec.containers[ldap].args[--debug]=1",
+        "--app",
+        "ldap",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains("Add it with Edit"), "{said}");
+    // A field the kind does not have is not added: the paths that do render are listed.
+    let out = sb.run(&[
+        "harmonize",
+        "--set",
+        "Deployment/ldap:spec.retention=30d",
+        "--app",
+        "ldap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = stderr(&out);
+    assert!(said.contains("Deployment has no such field"), "{said}");
 }

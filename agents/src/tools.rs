@@ -34,6 +34,7 @@ pub const CLAUDE_CODE_TOOLS: &[&str] = &[
 /// agentops' typed infrastructure tools (DESIGN.md §3), listed by name so frontmatter that names
 /// them does not warn.
 pub const AGENTOPS_TOOLS: &[&str] = &[
+    "add_object",
     "argocd_app_diff",
     "argocd_app_get",
     "argocd_app_sync",

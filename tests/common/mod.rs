@@ -208,3 +208,14 @@ pub async fn scripted_run(
     );
     result
 }
+
+/// `kubectl kustomize` of a folder of the sandbox's repository (the YAML; a failed build fails
+/// the test).
+pub fn kustomize(sb: &Sandbox, rel: &str) -> String {
+    let out = std::process::Command::new("kubectl")
+        .args(["kustomize", &sb.repo().join(rel).display().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{rel}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

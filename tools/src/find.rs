@@ -443,6 +443,12 @@ fn shape(value: &str) -> Option<String> {
     if VERSION.as_ref()?.is_match(value.trim_start_matches('v')) {
         return Some("version".into());
     }
+    static HOST: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$").ok()
+    });
+    if HOST.as_ref()?.is_match(value) && value.chars().any(|c| c.is_ascii_lowercase()) {
+        return Some("host".into());
+    }
     let unit = QUANTITY
         .as_ref()?
         .captures(value)?
@@ -457,7 +463,7 @@ fn shape(value: &str) -> Option<String> {
 
 /// A request's sentences: split at `.`, `;`, `!`, `?` before a space or the end, and at new
 /// lines (so `1.10.0` stays whole).
-fn sentences(text: &str) -> Vec<&str> {
+pub(crate) fn sentences(text: &str) -> Vec<&str> {
     static END: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| regex::Regex::new(r"[.;!?](\s|$)|\n").ok());
     match END.as_ref() {
@@ -485,52 +491,109 @@ pub fn suggested_call(found: &[Found], request: &str) -> Option<String> {
     let [wanted] = shapes.iter().collect::<Vec<_>>()[..] else {
         return None;
     };
-    // The first sentence that holds a value of that shape must hold just one (`3` in "run 3
-    // replicas in staging. Production keeps its 6.").
+    // The first sentence that holds a value of that shape must hold just one new one (`3` in
+    // "run 3 replicas in staging. Production keeps its 6."; `1.5.0` in "upgrade to
+    // openldap:1.5.0 (staging stays on 1.1.11)", where 1.1.11 is what overlays have now).
+    let current: BTreeSet<&str> = best.values.values().map(String::as_str).collect();
     let value = sentences(request).into_iter().find_map(|sentence| {
         let values: BTreeSet<&str> = sentence
             .split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | '"' | '\'' | '`'))
             .map(|t| t.trim_end_matches([':', '.']))
+            // An image reference as written: its tag.
+            .map(|t| match t.rsplit_once(':') {
+                Some((name, tag)) if name.contains('/') && !tag.contains('/') => tag,
+                _ => t,
+            })
             .filter(|t| shape(t).as_ref() == Some(wanted))
             .collect();
         (!values.is_empty()).then_some(values)
     })?;
-    let [value] = value.into_iter().collect::<Vec<_>>()[..] else {
-        return None;
-    };
+    let new: Vec<&str> = value
+        .iter()
+        .copied()
+        .filter(|v| !current.contains(v))
+        .collect();
     let envs: BTreeSet<&str> = best
         .values
         .keys()
         .filter_map(|o| o.rsplit('/').next())
         .collect();
-    let lower = request.to_ascii_lowercase();
-    let every = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|w| matches!(w, "every" | "all" | "everywhere" | "each"));
-    let named: Vec<&str> = if every {
-        Vec::new()
-    } else {
-        sentences(&lower)
-            .into_iter()
-            .map(|sentence| {
-                let words: BTreeSet<&str> = sentence
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                    .collect();
-                envs.iter()
-                    .copied()
-                    .filter(|e| words.contains(e))
-                    .collect::<Vec<_>>()
-            })
-            .find(|named| !named.is_empty())
-            .unwrap_or_default()
+    let named = envs_named(request, &envs);
+    // The one value overlays do not hold yet counts only where the request names the
+    // environments ("from 2 to 3 replicas" says nothing about which).
+    let value = match (&value.iter().collect::<Vec<_>>()[..], &new[..]) {
+        ([one], _) => **one,
+        (_, [one]) if !named.is_empty() => *one,
+        _ => return None,
     };
     let call = serde_json::json!({"set": format!("{}={value}", best.set), "env": named});
     Some(call.to_string())
 }
 
+/// The environments (of `envs`) a request means: none (= every one) when it says every/all,
+/// else those its first sentence naming any names.
+pub(crate) fn envs_named<'a>(request: &str, envs: &BTreeSet<&'a str>) -> Vec<&'a str> {
+    let lower = request.to_ascii_lowercase();
+    let every = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| matches!(w, "every" | "all" | "everywhere" | "each"));
+    if every {
+        return Vec::new();
+    }
+    let mut left_alone: BTreeSet<&'a str> = BTreeSet::new();
+    let named = sentences(&lower)
+        .into_iter()
+        .map(|sentence| {
+            let words: Vec<&str> = sentence
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| !w.is_empty())
+                .collect();
+            // Named to be left alone: "staging stays on 1.1.11", "not prod", "except dev".
+            let kept = |i: usize| {
+                words[i + 1..(i + 2).min(words.len())].iter().any(|w| {
+                    matches!(
+                        *w,
+                        "stays" | "stay" | "keeps" | "keep" | "remains" | "unchanged" | "untouched"
+                    )
+                }) || words[i.saturating_sub(2)..i]
+                    .iter()
+                    .any(|w| matches!(*w, "not" | "no" | "except" | "excluding" | "without"))
+            };
+            for e in envs {
+                if words
+                    .iter()
+                    .enumerate()
+                    .any(|(i, w)| w.eq_ignore_ascii_case(e) && kept(i))
+                {
+                    left_alone.insert(e);
+                }
+            }
+            envs.iter()
+                .copied()
+                .filter(|e| {
+                    words
+                        .iter()
+                        .enumerate()
+                        .any(|(i, w)| w.eq_ignore_ascii_case(e) && !kept(i))
+                })
+                .collect::<Vec<_>>()
+        })
+        .find(|named| !named.is_empty());
+    match named {
+        Some(named) => named,
+        // Only named to be left alone: every other one.
+        None if !left_alone.is_empty() => envs
+            .iter()
+            .copied()
+            .filter(|e| !left_alone.contains(e))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
 /// Fields grouped by what harmonize would set: one group per kind, path and the name every
 /// overlay's object shares, plus the `image:NAME` form for container images.
-fn group<'a>(fields: impl Iterator<Item = &'a Field>) -> Vec<Found> {
+pub(crate) fn group<'a>(fields: impl Iterator<Item = &'a Field>) -> Vec<Found> {
     let mut groups: BTreeMap<(String, String), Vec<&Field>> = BTreeMap::new();
     for f in fields {
         groups
@@ -870,6 +933,22 @@ mod tests {
         );
         // Two values of the right shape, or none: no guess.
         assert_eq!(call("Scale web from 2 to 3 replicas"), None);
+        // Unless the request names where, and only one of them is new there.
+        assert_eq!(
+            call("Scale web in staging to 5 replicas instead of 2; prod stays on 4."),
+            Some(json!({"set": "Deployment/web:spec.replicas=5", "env": ["staging"]}))
+        );
+        assert_eq!(
+            call(
+                "Upgrade the web image to reg/storefront/web:1.10.0 in prod (staging stays on 1.8.2)."
+            ),
+            Some(json!({"set": "image:reg/storefront/web=1.10.0", "env": ["prod"]}))
+        );
+        // Named only to be left alone: every other environment.
+        assert_eq!(
+            call("Run 3 replicas of web. Prod keeps its own."),
+            Some(json!({"set": "Deployment/web:spec.replicas=3", "env": ["dev", "staging"]}))
+        );
         assert_eq!(call("Scale web up"), None);
     }
 

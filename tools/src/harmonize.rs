@@ -53,6 +53,8 @@ pub enum SetTarget {
     },
     /// The tag of every container image named `image`.
     Image { image: String },
+    /// A label on every object an overlay renders (selectors untouched).
+    Label { key: String },
 }
 
 /// One step of a field path.
@@ -73,7 +75,7 @@ pub enum Seg {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SetError {
     #[error(
-        "`{0}`: expected KIND/NAME:PATH=VALUE (e.g. Deployment/web:spec.replicas=3) or image:NAME=TAG"
+        "`{0}`: expected KIND/NAME:PATH=VALUE (e.g. Deployment/web:spec.replicas=3), image:NAME=TAG or label:KEY=VALUE"
     )]
     Syntax(String),
     #[error("`{path}` is immutable or selects objects ({field}); harmonize does not change it")]
@@ -83,6 +85,36 @@ pub enum SetError {
 impl SetSpec {
     pub fn parse(text: &str) -> Result<Self, SetError> {
         let bad = || SetError::Syntax(text.to_string());
+        if let Some(rest) = text
+            .strip_prefix("label:")
+            .or_else(|| text.strip_prefix("labels:"))
+        {
+            // `label:KEY=VALUE`, or `label:KEY: VALUE` as YAML writes it.
+            let (key, value) = rest
+                .split_once('=')
+                .or_else(|| rest.split_once(": "))
+                .ok_or_else(bad)?;
+            let (key, value) = (key.trim(), value.trim());
+            let label_text = |t: &str, extra: &[char]| {
+                t.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || extra.contains(&c)
+                })
+            };
+            if key.is_empty()
+                || !label_text(key, &['/'])
+                || !label_text(value, &[])
+                || value.len() > 63
+            {
+                return Err(bad());
+            }
+            return Ok(Self {
+                text: text.to_string(),
+                target: SetTarget::Label {
+                    key: key.to_string(),
+                },
+                value: value.to_string(),
+            });
+        }
         if let Some(rest) = text.strip_prefix("image:") {
             // `image:NAME=TAG`, or `image:NAME:TAG` as the image is written.
             let (image, tag) = rest
@@ -225,6 +257,23 @@ fn get(object: &Value, path: &[Seg]) -> Option<String> {
     scalar(at)
 }
 
+/// The value at `path`, whatever its type (`None`: not there; a `[--flag]` is not looked up).
+fn lookup<'a>(object: &'a Value, path: &[Seg]) -> Option<&'a Value> {
+    let mut at = object;
+    for seg in path {
+        at = match seg {
+            Seg::Key(k) => at.get(k)?,
+            Seg::Index(n) => at.get(*n)?,
+            Seg::Select { field, value } => at
+                .as_array()?
+                .iter()
+                .find(|item| scalar(&item[field.as_str()]).as_deref() == Some(value.as_str()))?,
+            Seg::Flag(_) => return get(object, path).map(|_| at),
+        };
+    }
+    (!at.is_null()).then_some(at)
+}
+
 fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -290,7 +339,9 @@ impl Filter {
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        self.app.as_ref().is_none_or(|a| parts.contains(a))
+        self.app
+            .as_ref()
+            .is_none_or(|a| a == "*" || parts.contains(a))
             && (self.envs.is_empty() || self.envs.iter().any(|e| parts.contains(e)))
     }
 }
@@ -331,6 +382,8 @@ pub async fn plan(
         leaf: &'a PathBuf,
         object: String,
         before: String,
+        value: &'a Value,
+        objects: &'a [Value],
     }
     let mut found: Vec<Found> = Vec::new();
     // Everything that renders, for an error that shows what would work.
@@ -349,6 +402,49 @@ pub async fn plan(
                 }
             }
         }
+    }
+    if let SetTarget::Label { key } = &spec.target {
+        let leaves: Vec<crate::add::Leaf> = rendered_leaves
+            .iter()
+            .map(|(leaf, objects)| crate::add::Leaf {
+                dir: leaf,
+                rel: rel_of(&root, leaf),
+                objects,
+                inputs: &inputs[*leaf],
+            })
+            .filter(|l| filter.matches(Path::new(&l.rel)))
+            .collect();
+        if leaves.is_empty() {
+            return Err(out_of_scope(
+                &root,
+                filter,
+                rendered_leaves.iter().map(|(l, _)| *l),
+            ));
+        }
+        // A label on every object of every app is rarely meant: it must be asked for.
+        if filter.app.is_none() && leaves.len() > 1 {
+            let mut apps: Vec<&str> = leaves.iter().map(|l| app_of(&l.rel)).collect();
+            apps.dedup();
+            return Err(format!(
+                "a label goes on every object of the overlays in scope; name the app (a folder of the overlay path), or app \"*\" for every overlay of the repository ({} overlays). For example:\n{}",
+                leaves.len(),
+                apps.iter()
+                    .take(6)
+                    .map(|a| format!(
+                        "- {}",
+                        serde_json::json!({"set": spec.text, "app": a, "env": filter.envs})
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        let added = crate::add::labels(&root, &leaves, key, &spec.value);
+        plan.targets = added.targets;
+        plan.changes = added.changes;
+        plan.notes.push(
+            "added as a `labels:` entry in each overlay's kustomization: every object gets the label, selectors and pod templates do not".into(),
+        );
+        return Ok(plan);
     }
     // A container's `image` field set to `NAME:TAG` is the image form: kustomize's `images:`
     // overrides in an overlay set tags no manifest line holds.
@@ -400,7 +496,7 @@ pub async fn plan(
                 }
             }
         }
-        SetTarget::Field { .. } => spec,
+        SetTarget::Field { .. } | SetTarget::Label { .. } => spec,
     };
     for (leaf, objects) in &rendered_leaves {
         let leaf = *leaf;
@@ -414,11 +510,65 @@ pub async fn plan(
                         object["metadata"]["name"].as_str().unwrap_or("?")
                     ),
                     before,
+                    value: object,
+                    objects,
                 });
             }
         }
     }
-    if found.is_empty() {
+    // Overlays in scope whose object lacks the field: it is added as a patch.
+    let mut missing: Vec<(crate::add::Leaf, Vec<&Value>)> = Vec::new();
+    let mut not_addable: Option<String> = None;
+    if let SetTarget::Field {
+        object_kind,
+        name,
+        path,
+    } = &spec.target
+    {
+        for (leaf, objects) in &rendered_leaves {
+            let rel = rel_of(&root, leaf);
+            if !filter.matches(Path::new(&rel)) {
+                continue;
+            }
+            let lacking: Vec<&Value> = objects
+                .iter()
+                .filter(|o| is_object(o, object_kind, name) && lookup(o, path).is_none())
+                .filter(|o| match crate::add::addable(o, path, &spec.value) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        plan.targets.push(Target {
+                            overlay: rel.clone(),
+                            object: format!(
+                                "{}/{}",
+                                o["kind"].as_str().unwrap_or("?"),
+                                o["metadata"]["name"].as_str().unwrap_or("?")
+                            ),
+                            before: "(not set)".into(),
+                            after: spec.value.clone(),
+                            status: "refused",
+                            file: None,
+                            line: None,
+                            reason: Some(why.clone()),
+                        });
+                        not_addable.get_or_insert(why);
+                        false
+                    }
+                })
+                .collect();
+            if !lacking.is_empty() {
+                missing.push((
+                    crate::add::Leaf {
+                        dir: leaf,
+                        rel,
+                        objects,
+                        inputs: &inputs[*leaf],
+                    },
+                    lacking,
+                ));
+            }
+        }
+    }
+    if found.is_empty() && missing.is_empty() {
         let (kind, name, last_key) = match &spec.target {
             SetTarget::Field {
                 object_kind,
@@ -437,10 +587,14 @@ pub async fn plan(
                 (object_kind.clone(), name.clone(), last)
             }
             SetTarget::Image { image } => (String::new(), image.clone(), "image".to_string()),
+            SetTarget::Label { key } => (String::new(), String::new(), key.clone()),
         };
         return Err(format!(
-            "no overlay renders {}.\n{}",
+            "no overlay renders {}{}.\n{}",
             describe(spec),
+            not_addable
+                .map(|why| format!(", and it cannot be added: {why}"))
+                .unwrap_or_default(),
             crate::find::suggest(&root, &fields, &kind, &name, &last_key)
         ));
     }
@@ -448,6 +602,9 @@ pub async fn plan(
     let renders_it: BTreeSet<&PathBuf> = found.iter().map(|f| f.leaf).collect();
     let mut edits: BTreeMap<PathBuf, BTreeMap<usize, String>> = BTreeMap::new();
     let mut hits: Vec<(usize, Hit)> = Vec::new();
+    // Patches and `images:` entries that set the value in one overlay over a shared base.
+    let mut overrides: Vec<FileChange> = Vec::new();
+    let mut overridden_leaves: BTreeSet<&PathBuf> = BTreeSet::new();
     for f in &found {
         let rel = rel_of(&root, f.leaf);
         if !filter.matches(Path::new(&rel)) {
@@ -478,13 +635,56 @@ pub async fn plan(
                     .filter(|other| !filter.matches(Path::new(other)))
                     .collect();
                 if !sharers.is_empty() {
-                    target.status = "refused";
-                    target.reason = Some(format!(
-                        "the value is set in {} line {}, which {} also build from; include them (--app/--env) or give this overlay its own patch",
+                    // Set here, in this overlay only, as a person would: a patch or an
+                    // `images:` entry of the overlay's own.
+                    let shared = format!(
+                        "the value is set in {} line {}, which {} also build from",
                         rel_of(&root, &hit.file),
                         hit.line,
                         sharers.join(", ")
-                    ));
+                    );
+                    let overridden = if overridden_leaves.contains(&f.leaf) {
+                        Err("another object of this overlay is overridden by this call; run harmonize again for this one".to_string())
+                    } else {
+                        match &spec.target {
+                            SetTarget::Field { path, .. } => crate::add::override_field(
+                                &root,
+                                &crate::add::Leaf {
+                                    dir: f.leaf,
+                                    rel: target.overlay.clone(),
+                                    objects: f.objects,
+                                    inputs: &inputs[f.leaf],
+                                },
+                                f.value,
+                                path,
+                                &spec.value,
+                            ),
+                            SetTarget::Image { image } => {
+                                crate::add::override_image(&root, f.leaf, image, &spec.value)
+                                    .map(|(change, file)| (vec![change], file))
+                            }
+                            SetTarget::Label { .. } => Err(String::new()),
+                        }
+                    };
+                    match overridden {
+                        Ok((changes, file)) => {
+                            overridden_leaves.insert(f.leaf);
+                            target.file = Some(file);
+                            target.reason = Some(format!("{shared}: set in this overlay instead"));
+                            overrides.extend(changes);
+                        }
+                        Err(why) => {
+                            target.status = "refused";
+                            target.reason = Some(format!(
+                                "{shared}; include them (--app/--env) or give this overlay its own patch{}",
+                                if why.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" ({why})")
+                                }
+                            ));
+                        }
+                    }
                 } else {
                     target.file = Some(rel_of(&root, &hit.file));
                     target.line = Some(hit.line);
@@ -503,6 +703,46 @@ pub async fn plan(
             .entry(hit.file.clone())
             .or_default()
             .insert(hit.line, hit.replaced.clone());
+    }
+    if overrides.iter().any(|c| edits.contains_key(&c.path)) {
+        return Err(format!(
+            "{} is set in the overlays' own files for some and in a shared base for others; set it in two steps (--env)",
+            describe(spec)
+        ));
+    }
+    plan.changes.extend(overrides);
+    if !missing.is_empty()
+        && let SetTarget::Field { path, .. } = &spec.target
+    {
+        let added = crate::add::field(&root, &missing, path, &spec.value)?;
+        if added
+            .changes
+            .iter()
+            .any(|c| edits.contains_key(&c.path) || plan.changes.iter().any(|p| p.path == c.path))
+        {
+            return Err(format!(
+                "{} is set in some overlays and missing in others that share files; set it where it is first, then add it where it is missing",
+                describe(spec)
+            ));
+        }
+        plan.notes.push(format!(
+            "{} is not set yet in {}: added as a strategic-merge patch in the overlay",
+            describe(spec),
+            missing
+                .iter()
+                .map(|(l, _)| l.rel.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        plan.targets.extend(added.targets);
+        plan.changes.extend(added.changes);
+    }
+    if plan.targets.is_empty() {
+        return Err(format!(
+            "no overlay in scope renders {}.\n{}",
+            describe(spec),
+            out_of_scope(&root, filter, renders_it.iter().copied())
+        ));
     }
     for (file, lines) in edits {
         let before =
@@ -531,6 +771,36 @@ pub async fn plan(
     Ok(plan)
 }
 
+/// The folder that names an overlay's app: the one before `overlays/` (or `envs/`,
+/// `environments/`), else the overlay's own folder.
+fn app_of(rel: &str) -> &str {
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts
+        .iter()
+        .position(|p| matches!(*p, "overlays" | "envs" | "environments"))
+        .filter(|i| *i > 0)
+        .map_or_else(|| parts.last().copied().unwrap_or(rel), |i| parts[i - 1])
+}
+
+/// Why a filter selects nothing, with the overlays there are to choose from.
+fn out_of_scope<'a>(
+    root: &Path,
+    filter: &Filter,
+    overlays: impl Iterator<Item = &'a PathBuf>,
+) -> String {
+    let overlays: Vec<String> = overlays.map(|o| rel_of(root, o)).collect();
+    format!(
+        "no overlay matches app={} env={:?}; these do (pass a folder of the path as app, an environment folder in env, [] for all):\n{}",
+        filter.app.as_deref().unwrap_or("(any)"),
+        filter.envs,
+        overlays
+            .iter()
+            .map(|o| format!("- {o}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
 fn rel_of(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
@@ -546,6 +816,7 @@ fn describe(spec: &SetSpec) -> String {
             path,
         } => format!("{object_kind}/{name} with {}", dotted(path)),
         SetTarget::Image { image } => format!("a container image {image}"),
+        SetTarget::Label { key } => format!("label {key}"),
     }
 }
 
@@ -557,24 +828,31 @@ fn current(object: &Value, spec: &SetSpec) -> Option<String> {
             name,
             path,
         } => {
-            if object["kind"].as_str() != Some(object_kind.as_str()) {
-                return None;
-            }
-            let rendered = object["metadata"]["name"].as_str()?;
-            // kustomize's namePrefix/nameSuffix: `prometheus` is `prometheus-dev` in dev.
-            let same = rendered == name
-                || rendered.starts_with(&format!("{name}-"))
-                || rendered.ends_with(&format!("-{name}"));
-            if !same {
+            if !is_object(object, object_kind, name) {
                 return None;
             }
             get(object, path)
         }
+        SetTarget::Label { key } => object["metadata"]["labels"][key.as_str()]
+            .as_str()
+            .map(str::to_string),
         SetTarget::Image { image } => containers(object).find_map(|(_, img)| {
             let rest = img.strip_prefix(image.as_str())?;
             rest.strip_prefix(':').map(str::to_string)
         }),
     }
+}
+
+/// Whether a rendered object is the one `KIND/NAME` names: kustomize's namePrefix/nameSuffix
+/// make `prometheus` `prometheus-dev` in dev.
+fn is_object(object: &Value, kind: &str, name: &str) -> bool {
+    let Some(rendered) = object["metadata"]["name"].as_str() else {
+        return false;
+    };
+    object["kind"].as_str() == Some(kind)
+        && (rendered == name
+            || rendered.starts_with(&format!("{name}-"))
+            || rendered.ends_with(&format!("-{name}")))
 }
 
 /// The containers of a rendered workload: `(container name, image)`.
@@ -637,6 +915,8 @@ struct Needle {
 
 fn needles(spec: &SetSpec, before: &str) -> Vec<Needle> {
     match &spec.target {
+        // Labels are added as a kustomization entry, never edited in place.
+        SetTarget::Label { .. } => Vec::new(),
         SetTarget::Image { image } => vec![
             Needle {
                 old: before.to_string(),
@@ -845,9 +1125,9 @@ fn split_comment(line: &str) -> (&str, &str) {
 pub struct HarmonizeInput {
     /// `KIND/NAME:PATH=VALUE` (e.g. `Deployment/web:spec.replicas=3`,
     /// `Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=30d`,
-    /// `ConfigMap/app-config:data.LOG_LEVEL=info`) or `image:NAME=TAG`.
+    /// `ConfigMap/app-config:data.LOG_LEVEL=info`), `image:NAME=TAG` or `label:KEY=VALUE`.
     pub set: String,
-    /// Only overlays whose path has this folder (an app).
+    /// Only overlays whose path has this folder (an app; `*` for all). A label needs it.
     #[serde(default)]
     pub app: Option<String>,
     /// Only these environments (folder names in the overlay path); `[]` for every
@@ -903,7 +1183,7 @@ pub fn targets_text(plan: &Plan) -> String {
 impl crate::tool::TypedTool for HarmonizeTool {
     type Input = HarmonizeInput;
     const NAME: &'static str = "harmonize";
-    const DESCRIPTION: &'static str = "Set one value across every overlay (environment) that renders it: a field (KIND/NAME:PATH=VALUE, list items by [name] or [--flag]), a replica count, a ConfigMap key, or an image tag (image:NAME=TAG). Finds the source line in each overlay (its patches first, then its bases) and edits just that line, keeping comments. Every affected overlay is re-rendered and gated; production changes need approval.";
+    const DESCRIPTION: &'static str = "Set one value across every overlay (environment) that renders it: a field (KIND/NAME:PATH=VALUE, list items by [name] or [--flag]), a replica count, a ConfigMap key, an image tag (image:NAME=TAG), or a label on every object (label:KEY=VALUE, selectors untouched). Edits the line that sets it in each overlay (its patches first, then its bases), keeping comments; a field not set yet is added as a patch in the overlay. Every affected overlay is re-rendered and gated; production changes need approval.";
     const RISK: crate::tool::Risk = crate::tool::Risk::Write;
 
     fn call(

@@ -3,9 +3,11 @@
 //! checks the gates use (`schema`, `redact`, `path`). Tools that change files or clusters only
 //! *plan* ([`Tool::plan_change`], [`Tool::plan_mutation`]); the runtime gates the plan.
 
+pub mod add;
 pub mod argocd;
 pub mod bash;
 pub mod create;
+pub mod digest;
 pub mod edit;
 pub mod file_change;
 pub mod files;
@@ -22,6 +24,7 @@ pub mod registry;
 pub mod sandbox;
 pub mod schema;
 pub mod shell;
+pub mod suggest;
 pub mod tool;
 
 pub use registry::ToolRegistry;

@@ -41,6 +41,7 @@ impl ToolRegistry {
         r.register(Arc::new(GitCommitTool));
         r.register(Arc::new(crate::harmonize::HarmonizeTool));
         r.register(Arc::new(crate::find::FindTool));
+        r.register(Arc::new(crate::add::AddObjectTool));
         r.register(Arc::new(crate::learnings::LearnTool));
         r
     }

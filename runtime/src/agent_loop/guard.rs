@@ -8,7 +8,7 @@ use super::Engine;
 use crate::change::{Caller, GateOutcome, Verdict, WriteOptions};
 use agentops_agents::AgentDefinition;
 use agentops_tools::{Risk, Tool, ToolContext, ToolOutput};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 impl Engine {
     /// Runs a permitted call according to its risk class. Every class is named: a new one
@@ -72,6 +72,36 @@ impl Engine {
             Some(Err(e)) => return e,
             Some(Ok(changes)) => changes,
         };
+        // An `Edit(...)`/`Write(...)` deny or ask rule covers a file however it is changed:
+        // harmonize, create_app and add_object follow it like Edit does.
+        if !matches!(tool.name(), "Edit" | "Write" | "MultiEdit" | "NotebookEdit") {
+            let mode = self.permissions.mode_of(agent);
+            for c in &changes {
+                let as_edit = json!({"file_path": c.path.display().to_string()});
+                match self.permissions.check_in(
+                    "Edit",
+                    &as_edit,
+                    agentops_tools::Risk::ReadOnly,
+                    mode,
+                ) {
+                    crate::permissions::Decision::Allow => {}
+                    crate::permissions::Decision::Deny(why) => {
+                        return ToolOutput::error(format!(
+                            "nothing was written: {} would change {}, and {why}",
+                            tool.name(),
+                            c.rel
+                        ));
+                    }
+                    crate::permissions::Decision::Ask(why) => {
+                        return ToolOutput::error(format!(
+                            "nothing was written: {} would change {}, and {why}; a person must make or allow that change",
+                            tool.name(),
+                            c.rel
+                        ));
+                    }
+                }
+            }
+        }
         let caller = self.caller(agent, call_id, tool, args);
         let change = match self
             .changes

@@ -37,7 +37,7 @@ TASKS_DIR = EVALS / "tasks"
 # What a team lets an agent do without a person: edit files (gated), run the sandboxed shell
 # (gated), the typed change tools (gated) and commit (gated). Cluster-mutating tools
 # (kubectl_apply, argocd_app_sync) are not allowed. Read-only tools need no rule.
-DEFAULT_ALLOWED_TOOLS = "Edit,Write,Bash,harmonize,create_app,git_commit"
+DEFAULT_ALLOWED_TOOLS = "Edit,Write,Bash,harmonize,create_app,add_object,git_commit"
 
 # --bash-only: the same job with file and shell tools only, through an agent definition
 # written into the copy (agentops offers an agent exactly the tools its `tools:` lists).

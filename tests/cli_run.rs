@@ -752,6 +752,32 @@ async fn the_find_tool_answers_where_a_value_is_set_with_copyable_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_path_with_an_app_and_env_validates_that_app_and_env() {
+    let sb = platform();
+    let server = FakeModelServer::start(vec![
+        common::calls(&[(
+            "v1",
+            "validate",
+            r#"{"path": "argocd/nonprod/web-dev.yaml", "app": "web", "env": "dev"}"#,
+        )]),
+        text("ok"),
+    ])
+    .await;
+    run_with(
+        &sb,
+        &server,
+        &["run", "--output-format", "json", "validate web dev"],
+    );
+    let told = server.requests()[1].body["messages"].to_string();
+    assert!(
+        told.contains("note: argocd/nonprod/web-dev.yaml holds no kustomization of that app/env; validated them across the repository"),
+        "{told}"
+    );
+    assert!(told.contains("apps/web/overlays/dev"), "{told}");
+    assert!(!told.contains("apps/web/overlays/prod"), "{told}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_path_that_is_no_kustomization_is_answered_with_the_nearest_ones() {
     let sb = platform();
     let server = FakeModelServer::start(vec![
@@ -948,10 +974,12 @@ async fn a_small_model_gets_the_fields_the_request_is_about_before_its_first_ste
             .map(|m| m["content"].as_str().unwrap_or("").to_string())
             .collect()
     };
-    let server = FakeModelServer::start(vec![answer()]).await;
+    // Answering at once, with a step suggested, earns one reminder (a second request).
+    let server = FakeModelServer::start(vec![answer(), answer()]).await;
     schema_mode(&sb, &server);
     let out = run_with(&sb, &server, &["run", "--agent", "general-purpose", prompt]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 2);
     let user = first_user(&server);
     assert!(user.starts_with(prompt), "{user}");
     assert!(
@@ -1047,5 +1075,350 @@ fn schema_mode(sb: &Sandbox, server: &FakeModelServer) {
             "[model]\nprovider = \"l\"\nname = \"local\"\n[providers.l]\nbase_url = \"{}\"\ntool_mode = \"schema\"\n",
             server.base_url()
         ),
+    );
+}
+
+/// The user messages of request `n` to the fake model, joined.
+fn users_of(server: &FakeModelServer, n: usize) -> String {
+    server.requests()[n].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A small model that claims a change without making it is sent back once with the step the
+/// request spells out; its call that leaves out what the request said (the app of a label) is
+/// completed from that step, said in an event, and still gated and approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_models_incomplete_call_is_completed_from_the_request() {
+    let sb = platform();
+    let step = |s: &str| text(s);
+    let server = FakeModelServer::start(vec![
+        step(r#"{"tool": "final_answer", "text": "Every object of web now has the label."}"#),
+        step(r#"{"tool": "harmonize", "arguments": {"set": "label:cost-center=cc-4120", "env": []}}"#),
+        step(r#"{"tool": "final_answer", "text": "Labelled."}"#),
+    ])
+    .await;
+    schema_mode(&sb, &server);
+    let prompt = "Add the label cost-center=cc-4120 to the metadata of every object of the web app, in all environments.";
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--allowed-tools",
+            "harmonize",
+            "--approve",
+            "env=prod",
+            "--approve",
+            "kind=NetworkPolicy",
+            prompt,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let first = users_of(&server, 0);
+    assert!(
+        first.contains(r#"{"tool": "harmonize", "arguments": {"app":"web","env":[],"set":"label:cost-center=cc-4120"}}"#)
+            || first.contains(r#""set":"label:cost-center=cc-4120""#),
+        "{first}"
+    );
+    let second = users_of(&server, 1);
+    assert!(second.contains("nothing has been changed yet"), "{second}");
+    assert!(
+        stderr(&out)
+            .contains(r#"harmonize: filled in from the request what the call left out: app="web""#),
+        "{}",
+        stderr(&out)
+    );
+    for env in ["dev", "staging", "prod"] {
+        let k = std::fs::read_to_string(
+            sb.repo()
+                .join(format!("apps/web/overlays/{env}/kustomization.yaml")),
+        )
+        .unwrap();
+        assert!(k.contains("cost-center: cc-4120"), "{env}: {k}");
+    }
+    let prometheus = std::fs::read_to_string(
+        sb.repo()
+            .join("apps/prometheus/overlays/prod/kustomization.yaml"),
+    )
+    .unwrap();
+    assert!(!prometheus.contains("cost-center"));
+
+    // A scaffold: the environments the request names (not the one it rules out) and the
+    // template its words point to, which the call left out.
+    let server = FakeModelServer::start(vec![
+        step(r#"{"tool": "create_app", "arguments": {"app": "orders-db", "namespace": "orders"}}"#),
+        step(r#"{"tool": "final_answer", "text": "Created."}"#),
+    ])
+    .await;
+    schema_mode(&sb, &server);
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--agent",
+            "infrastructure-create",
+            "--allowed-tools",
+            "create_app",
+            "--approve",
+            "kind=StatefulSet",
+            "--approve",
+            "kind=NetworkPolicy",
+            "Create a PostgreSQL database app called orders-db in namespace orders, for dev and staging only (no prod yet).",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(sb.repo().join("apps/orders-db/overlays/staging").is_dir());
+    assert!(!sb.repo().join("apps/orders-db/overlays/prod").exists());
+    let base =
+        std::fs::read_to_string(sb.repo().join("apps/orders-db/base/kustomization.yaml")).unwrap();
+    assert!(base.contains("statefulset"), "{base}");
+}
+
+/// A reviewer starts from the overlay's render and its policy findings, not from raw YAML.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_gets_the_digest_and_policy_findings_of_the_overlay_it_reviews() {
+    let sb = platform();
+    // Drop prod's limits, as a careless patch would.
+    sb.write(
+        "apps/web/overlays/prod/no-limits.yaml",
+        "- op: remove\n  path: /spec/template/spec/containers/0/resources/limits\n",
+    );
+    let k = std::fs::read_to_string(sb.repo().join("apps/web/overlays/prod/kustomization.yaml"))
+        .unwrap();
+    sb.write(
+        "apps/web/overlays/prod/kustomization.yaml",
+        format!(
+            "{k}  - path: no-limits.yaml\n    target:\n      kind: Deployment\n      name: web\n"
+        ),
+    );
+    let server =
+        FakeModelServer::start(vec![text(r#"{"tool": "final_answer", "text": "ok"}"#)]).await;
+    schema_mode(&sb, &server);
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--agent",
+            "platform-reviewer",
+            "Review apps/web/overlays/prod before it ships.",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let user = users_of(&server, 0);
+    assert!(
+        user.contains("[agentops: what apps/web/overlays/prod renders now"),
+        "{user}"
+    );
+    assert!(
+        user.contains("container web image registry.example.com/storefront/web:")
+            && user.contains("limits NONE (no resources.limits)"),
+        "{user}"
+    );
+    assert!(user.contains("[resource-limits]"), "{user}");
+    // Only the overlay it names.
+    assert!(!user.contains("apps/web/overlays/dev renders"), "{user}");
+}
+
+/// A deny-all NetworkPolicy for one overlay: the first request carries the add_object step
+/// read off the request; the object is a file of its own listed in that overlay only, and a
+/// NetworkPolicy waits for approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_network_policy_is_added_to_one_overlay_through_the_gates() {
+    let sb = platform();
+    let prompt = "Add a NetworkPolicy named web-deny-egress to the web app's dev overlay only (apps/web/overlays/dev): it selects the web pods (app: web) and denies all their egress traffic.";
+    let manifest = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web-deny-egress\nspec:\n  podSelector:\n    matchLabels:\n      app: web\n  policyTypes:\n    - Egress\n";
+    let call = serde_json::json!({"tool": "add_object", "arguments": {"path": "apps/web/overlays/dev", "manifest": manifest}}).to_string();
+    let dev = sb.repo().join("apps/web/overlays/dev/kustomization.yaml");
+    let before = std::fs::read_to_string(&dev).unwrap();
+    for (approve, code) in [(None, 3), (Some("kind=NetworkPolicy"), 0)] {
+        let server = FakeModelServer::start(vec![
+            text(&call),
+            text(r#"{"tool": "final_answer", "text": "done"}"#),
+        ])
+        .await;
+        schema_mode(&sb, &server);
+        let mut args = vec!["run", "--allowed-tools", "add_object"];
+        if let Some(rule) = approve {
+            args.extend(["--approve", rule]);
+        }
+        args.push(prompt);
+        let out = run_with(&sb, &server, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let first = users_of(&server, 0);
+        assert!(
+            first.contains(r#"this step adds it: {"tool": "add_object", "arguments": {"path":"apps/web/overlays/dev","manifest":"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy"#),
+            "{first}"
+        );
+        if approve.is_none() {
+            assert_eq!(std::fs::read_to_string(&dev).unwrap(), before);
+        }
+    }
+    let k = std::fs::read_to_string(&dev).unwrap();
+    assert!(k.contains("- networkpolicy-web-deny-egress.yaml"), "{k}");
+    let render = |env: &str| common::kustomize(&sb, &format!("apps/web/overlays/{env}"));
+    assert!(
+        render("dev").contains("name: web-deny-egress\n  namespace: web-dev"),
+        "{}",
+        render("dev")
+    );
+    assert!(!render("staging").contains("web-deny-egress"));
+    assert!(!render("prod").contains("web-deny-egress"));
+}
+
+/// "Do not change anything": the run is offered read-only tools only, whatever the agent has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_forbids_changes_gets_read_only_tools() {
+    let sb = platform();
+    let offered = |server: &FakeModelServer| -> Vec<String> {
+        server.requests()[0].body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let server = FakeModelServer::start(vec![text("4")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--agent",
+            "general-purpose",
+            "How many replicas does web run in prod? Do not change anything.",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tools = offered(&server);
+    assert!(
+        tools.contains(&"Read".to_string()) && tools.contains(&"find".to_string()),
+        "{tools:?}"
+    );
+    for write in [
+        "Edit",
+        "Write",
+        "Bash",
+        "harmonize",
+        "add_object",
+        "create_app",
+        "git_commit",
+        "Agent",
+    ] {
+        assert!(
+            !tools.contains(&write.to_string()),
+            "{write} offered: {tools:?}"
+        );
+    }
+    let server = FakeModelServer::start(vec![text("ok")]).await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--agent",
+            "general-purpose",
+            "How many replicas does web run in prod?",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(offered(&server).contains(&"harmonize".to_string()));
+}
+
+/// An `Edit(...)` deny rule covers a file whichever tool would change it: harmonize,
+/// add_object and create_app plan their files and each is checked as an edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_change_tools_follow_edit_deny_rules() {
+    let sb = platform();
+    sb.write(
+        ".claude/settings.json",
+        r#"{"permissions": {"deny": ["Edit(./apps/prometheus/**)", "Write(./apps/web/overlays/dev/**)"]}}"#,
+    );
+    let retention = "apps/prometheus/overlays/dev/retention.yaml";
+    let dev = "apps/web/overlays/dev/kustomization.yaml";
+    let before: Vec<String> = [retention, dev]
+        .iter()
+        .map(|f| std::fs::read_to_string(sb.repo().join(f)).unwrap())
+        .collect();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n";
+    let server = FakeModelServer::start(vec![
+        common::calls(&[(
+            "h1",
+            "harmonize",
+            r#"{"set": "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=1d", "env": ["dev"]}"#,
+        )]),
+        common::calls(&[(
+            "a1",
+            "add_object",
+            &serde_json::json!({"path": "apps/web/overlays/dev", "manifest": manifest}).to_string(),
+        )]),
+        text("done"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--trust-repo",
+            "--allowed-tools",
+            "harmonize,add_object",
+            "shorten retention",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(101));
+    let told = server.requests()[2].body["messages"].to_string();
+    assert!(
+        told.contains(
+            "harmonize would change apps/prometheus/overlays/dev/retention.yaml, and denied by"
+        ),
+        "{told}"
+    );
+    assert!(
+        told.contains("add_object would change apps/web/overlays/dev/"),
+        "{told}"
+    );
+    for (f, b) in [retention, dev].iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read_to_string(sb.repo().join(f)).unwrap(),
+            b,
+            "{f}"
+        );
+    }
+    assert!(
+        !sb.repo()
+            .join("apps/web/overlays/dev/configmap-extra.yaml")
+            .exists()
     );
 }

@@ -106,6 +106,7 @@ fn bench(c: &mut Criterion) {
                 kind: ProviderKind::Openai,
                 tool_mode: ToolMode::Native,
                 temperature: None,
+                max_tokens: None,
                 retry: RetryPolicy::default(),
                 model: "m".into(),
                 base_url: String::new(),

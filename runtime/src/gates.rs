@@ -726,7 +726,24 @@ impl agentops_tools::tool::TypedTool for ValidateTool {
                 timeout: ctx.timeout.max(Duration::from_secs(60)),
             };
             let (app, env) = (options.app.clone(), options.env.clone());
-            let report = validate(&root, &policy, &options).await;
+            let mut report = validate(&root, &policy, &options).await;
+            let mut note = String::new();
+            // A path that holds none of the app's kustomizations (a manifest, an Argo CD
+            // folder) with an app or environment given: that app/env wherever it is.
+            if report.overlays.is_empty()
+                && (app.is_some() || env.is_some())
+                && root != ctx.root
+                && let Ok(repo) = ctx.root.canonicalize()
+            {
+                let wider = validate(&repo, &policy, &options).await;
+                if !wider.overlays.is_empty() {
+                    note = format!(
+                        "note: {} holds no kustomization of that app/env; validated them across the repository\n",
+                        agentops_tools::path::display(&ctx.root, &root)
+                    );
+                    report = wider;
+                }
+            }
             if report.overlays.is_empty() {
                 let shown = agentops_tools::path::display(&ctx.root, &root);
                 let filtered = app.is_some() || env.is_some();
@@ -747,7 +764,7 @@ impl agentops_tools::tool::TypedTool for ValidateTool {
                     }
                 ));
             }
-            let text = report.to_text();
+            let text = format!("{note}{}", report.to_text());
             if report.failed() {
                 agentops_tools::ToolOutput::error(text)
             } else {

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A provider ready to use, with what the loop needs to know about it.
+/// `max_tokens` of the embedded local model when the configuration sets none.
+pub const LOCAL_MAX_TOKENS: u32 = 1024;
+
 #[derive(Clone)]
 pub struct ResolvedProvider {
     pub name: String,
@@ -21,6 +24,8 @@ pub struct ResolvedProvider {
     pub retry: RetryPolicy,
     /// The sampling temperature when `[model] temperature` sets none (`None`: the server's).
     pub temperature: Option<f32>,
+    /// Output tokens per turn when `[model] max_tokens` sets none (`None`: the server's).
+    pub max_tokens: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +154,7 @@ pub fn resolve(
         model,
         tool_mode: settings.tool_mode,
         temperature: None,
+        max_tokens: None,
         retry: retry_policy(&settings),
     })
 }
@@ -253,6 +259,10 @@ pub async fn provide(
             model: agentops_local_model::MODEL_ALIAS.to_string(),
             tool_mode: ToolMode::Schema,
             temperature: Some(0.0),
+            // A step or an answer fits in 1,024 tokens; a small model that starts repeating
+            // itself (schema grammars allow endless whitespace) is cut off in ~2 minutes on
+            // 2 cores, not at the 300 s timeout.
+            max_tokens: Some(LOCAL_MAX_TOKENS),
             retry: retry_policy(&settings),
         },
         server: Some(server),
@@ -286,6 +296,7 @@ pub fn unconfigured(reason: &SetupError) -> ResolvedProvider {
         model: "none".into(),
         tool_mode: ToolMode::Native,
         temperature: None,
+        max_tokens: None,
         retry: RetryPolicy {
             attempts: 1,
             ..Default::default()

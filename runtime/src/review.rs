@@ -158,6 +158,11 @@ pub struct ChangeGate {
 }
 
 impl ChangeGate {
+    /// The compliance policy the gates apply.
+    pub fn policy(&self) -> &PolicyConfig {
+        &self.policy
+    }
+
     /// `root` must be canonical. `cache_dir` holds rendered results keyed by input hash.
     pub fn new(
         root: PathBuf,

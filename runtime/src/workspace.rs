@@ -237,12 +237,13 @@ impl Workspace {
             ..self.tool_context(session_id, "")
         };
         let temperature = config.model.temperature.or(provider.temperature);
+        let max_tokens = config.model.max_tokens.or(provider.max_tokens);
         let builder = crate::Engine::builder(provider, ctx)
             .tools(self.tool_registry())
             .aliases(config.models.aliases.clone())
             .prices(crate::cost::PriceTable::new(&config.prices))
             .limits(config.limits.clone())
-            .sampling(config.model.max_tokens, temperature)
+            .sampling(max_tokens, temperature)
             .agents(self.agents().items)
             .environment(self.environment(None))
             .skills(

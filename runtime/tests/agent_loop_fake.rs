@@ -71,6 +71,7 @@ impl Fixture {
             kind: ProviderKind::Openai,
             tool_mode: mode,
             temperature: None,
+            max_tokens: None,
             retry: RetryPolicy {
                 attempts: 3,
                 base: Duration::from_millis(5),
@@ -789,6 +790,7 @@ async fn anthropic_messages_with_tool_use() {
             kind: ProviderKind::Anthropic,
             tool_mode: ToolMode::Native,
             temperature: None,
+            max_tokens: None,
             retry: RetryPolicy::default(),
             model: "claude-sonnet-4-5".into(),
             base_url: String::new(),

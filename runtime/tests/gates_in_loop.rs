@@ -98,6 +98,7 @@ async fn run(script: Vec<Reply>, approve: &[&str], setup: impl FnOnce(&Path)) ->
             kind: ProviderKind::Openai,
             tool_mode: ToolMode::Native,
             temperature: None,
+            max_tokens: None,
             retry: RetryPolicy {
                 attempts: 1,
                 base: Duration::from_millis(5),

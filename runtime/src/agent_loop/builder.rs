@@ -199,6 +199,7 @@ impl EngineBuilder {
             memory: self.memory.prompt(&|text| secrets.redact_text(text)),
             rules: self.rules,
             rules_delivered: Mutex::new(Vec::new()),
+            suggested: Mutex::new(Vec::new()),
             skills: self.skills,
             positional_base: self.positional_base,
             events: self.events.with_secrets(secrets),

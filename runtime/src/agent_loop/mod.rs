@@ -188,6 +188,10 @@ pub struct Engine {
     rules: crate::memory::Rules,
     /// The scoped rules already delivered in this engine's runs.
     rules_delivered: Mutex<Vec<String>>,
+    /// Schema mode: the steps the facts read off this run's request (tool, arguments). A
+    /// call of the main agent to the same tool that agrees with one on every argument it
+    /// gives gets the arguments it left out from it (small models drop optional fields).
+    suggested: Mutex<Vec<(String, Value)>>,
     /// Skills the model may load with the `Skill` tool.
     skills: Vec<agentops_commands::CommandDefinition>,
     /// `$1` or `$0` first, for skills' arguments.
@@ -381,7 +385,12 @@ impl Engine {
     ) -> BoxFuture<'_, Result<AgentRun, RunError>> {
         let agent = agent.clone();
         async move {
-            let offer = self.offer(&agent, depth);
+            let mut offer = self.offer(&agent, depth);
+            // "Do not change anything": the person said so; the run cannot.
+            if depth == 0 && start.history.is_empty() && crate::route::forbids_change(&start.prompt)
+            {
+                offer = self.read_only(offer);
+            }
             self.events.emit(Event::AgentStarted {
                 agent: agent.name.clone(),
                 model: model.clone(),
@@ -426,7 +435,14 @@ impl Engine {
                 let reply = self
                     .model_turn(&agent, &model, &messages, &offer, turn, &barred)
                     .await?;
-                let (text, calls) = self.interpret(&agent, reply, &offer);
+                let (text, mut calls) = self.interpret(&agent, reply, &offer);
+                if depth == 0 {
+                    for (call, via) in &mut calls {
+                        if *via == CallVia::Schema {
+                            self.complete(&agent, call);
+                        }
+                    }
+                }
                 if !text.is_empty() {
                     last_text = text.clone();
                 }
@@ -436,6 +452,21 @@ impl Engine {
                         tool_calls: Vec::new(),
                     };
                     self.push(&agent, depth, &mut messages, answer);
+                    // A small model that answers a change request at once, having changed
+                    // nothing, is told so once, with the step the request spells out.
+                    if depth == 0
+                        && turn == 1
+                        && turn < max_turns
+                        && let Some(note) = self.unmade_change_note()
+                    {
+                        self.push(
+                            &agent,
+                            depth,
+                            &mut messages,
+                            Message::User { content: note },
+                        );
+                        continue;
+                    }
                     let sent_back = self
                         .stop_hook(&agent, depth, &text, stop_hook_active)
                         .await
@@ -504,6 +535,9 @@ impl Engine {
         let fresh = start.history.is_empty();
         messages.extend(start.history);
         let mut prompt = start.prompt;
+        if depth == 0 {
+            self.suggest(Vec::new());
+        }
         if depth == 0
             && fresh
             && let Some(facts) = self.facts_for(agent, offer, &prompt).await
@@ -545,11 +579,11 @@ impl Engine {
         offer: &Offer,
         request: &str,
     ) -> Option<String> {
-        // The facts are paths for these tools; a scaffolding agent gets nothing from them.
-        const USERS: &[&str] = &["find", "harmonize"];
-        if self.tool_mode != ToolMode::Schema
-            || !offer.defs.iter().any(|d| USERS.contains(&d.name.as_str()))
-        {
+        // The facts are paths and steps for these tools, and renders for those that read them.
+        const USERS: &[&str] = &["find", "harmonize", "create_app", "add_object"];
+        const READERS: &[&str] = &["kustomize_build", "validate"];
+        let offers = |names: &[&str]| offer.defs.iter().any(|d| names.contains(&d.name.as_str()));
+        if self.tool_mode != ToolMode::Schema || !(offers(USERS) || offers(READERS)) {
             return None;
         }
         let mode = self.permissions.mode_of(agent);
@@ -564,24 +598,219 @@ impl Engine {
             .root
             .canonicalize()
             .unwrap_or_else(|_| self.tool_ctx.root.clone());
+        let overlays = if offers(READERS) {
+            self.overlay_facts(&root, request).await
+        } else {
+            None
+        };
+        // A question about an overlay it names (a review, an explanation) is answered from
+        // that overlay's digest; fields of every overlay would only distract.
+        let about_overlay = overlays.is_some() && crate::route::is_question(request);
+        let paths = if offers(USERS) && !about_overlay {
+            self.path_facts(offer, request, &root).await
+        } else {
+            None
+        };
+        match (overlays, paths) {
+            (None, None) => None,
+            (a, b) => Some(format!(
+                "{}{}",
+                a.unwrap_or_default(),
+                b.unwrap_or_default()
+            )),
+        }
+    }
+
+    /// What a main agent hears when it answers before its first tool call while a step was
+    /// suggested for the request (`None`: no step was).
+    fn unmade_change_note(&self) -> Option<String> {
+        let suggested = self.suggested.lock().ok()?;
+        let (tool, args) = suggested.first()?;
+        Some(format!(
+            "[agentops: nothing has been changed yet: no tool was called. If the request asks for a change, make it now with this step: {{\"tool\": \"{tool}\", \"arguments\": {args}}}. If it asks for no change, give your answer again.]"
+        ))
+    }
+
+    fn suggest(&self, steps: Vec<(String, Value)>) {
+        if let Ok(mut suggested) = self.suggested.lock() {
+            *suggested = steps;
+        }
+    }
+
+    /// A schema-mode call completed from the suggested step it agrees with: every argument it
+    /// gives has the step's value, and what it left out is taken from the step (said in an
+    /// event). The call still goes through the rules, gates and approvals like any other.
+    fn complete(&self, agent: &AgentDefinition, call: &mut ToolCall) {
+        let Ok(suggested) = self.suggested.lock() else {
+            return;
+        };
+        let Ok(Value::Object(mut given)) = serde_json::from_str::<Value>(&call.arguments) else {
+            return;
+        };
+        let agrees = |step: &serde_json::Map<String, Value>| {
+            given.iter().all(|(k, v)| match (step.get(k), v) {
+                (None, _) | (_, Value::Null) => true,
+                (Some(Value::String(a)), Value::String(b)) => a.eq_ignore_ascii_case(b),
+                (Some(a), b) => a == b,
+            }) && given.keys().any(|k| step.contains_key(k))
+        };
+        let Some(step) = suggested
+            .iter()
+            .filter(|(tool, _)| *tool == call.name)
+            .filter_map(|(_, args)| args.as_object())
+            .find(|step| agrees(step))
+        else {
+            return;
+        };
+        let mut filled = Vec::new();
+        for (k, v) in step {
+            if given.get(k).is_none_or(Value::is_null) {
+                given.insert(k.clone(), v.clone());
+                filled.push(format!("{k}={v}"));
+            }
+        }
+        if filled.is_empty() {
+            return;
+        }
+        self.events.emit(Event::Warning {
+            agent: agent.name.clone(),
+            message: format!(
+                "{}: filled in from the request what the call left out: {}",
+                call.name,
+                filled.join(", ")
+            ),
+        });
+        call.arguments = Value::Object(given).to_string();
+    }
+
+    /// What each overlay the request names by its path renders (a digest of every object)
+    /// and what the policy checks say about it: a review or an explanation starts from facts.
+    async fn overlay_facts(&self, root: &std::path::Path, request: &str) -> Option<String> {
+        const OVERLAYS: usize = 2;
+        const OBJECTS: usize = 25;
+        let named: Vec<(std::path::PathBuf, String)> = agentops_tools::find::leaves(root)
+            .into_iter()
+            .filter_map(|leaf| {
+                let rel = leaf.strip_prefix(root).ok()?.to_string_lossy().into_owned();
+                let whole = request.match_indices(rel.as_str()).any(|(at, _)| {
+                    let before = request[..at].chars().next_back();
+                    let after = request[at + rel.len()..].chars().next();
+                    let edge = |c: Option<char>| {
+                        c.is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+                    };
+                    !rel.is_empty()
+                        && edge(after)
+                        && before.is_none_or(|c| c != '/' && edge(Some(c)))
+                });
+                whole.then_some((leaf, rel))
+            })
+            .take(OVERLAYS)
+            .collect();
+        let mut text = String::new();
+        for (leaf, rel) in named {
+            let Ok(objects) = agentops_tools::kustomize::render(&leaf, self.tool_ctx.timeout)
+                .await
+                .and_then(|y| agentops_tools::kustomize::parse_objects(&y))
+            else {
+                continue;
+            };
+            let findings: Vec<String> =
+                crate::policy::check(self.changes.gate().policy(), &rel, &objects)
+                    .into_iter()
+                    .map(|f| format!("- {} [{}] {}: {}", f.severity, f.rule, f.object, f.message))
+                    .collect();
+            text.push_str(&format!(
+                "\n\n[agentops: what {rel} renders now (kubectl kustomize), object by object:]\n{}[agentops: the policy checks on {rel}:]\n{}\n",
+                agentops_tools::digest::digest(&objects, OBJECTS),
+                if findings.is_empty() {
+                    "- no findings".to_string()
+                } else {
+                    findings.join("\n")
+                }
+            ));
+        }
+        (!text.is_empty()).then(|| self.tool_ctx.secrets.redact_text(&text))
+    }
+
+    /// The rendered fields the request is about, as harmonize paths, and the steps the
+    /// request spells out (see [`Self::facts_for`]).
+    async fn path_facts(
+        &self,
+        offer: &Offer,
+        request: &str,
+        root: &std::path::Path,
+    ) -> Option<String> {
+        let root = root.to_path_buf();
         let fields = agentops_tools::find::rendered_fields(&root, self.tool_ctx.timeout).await;
+        let question = crate::route::is_question(request);
+        // A new object has no path yet either: the add_object step a request for a deny-all
+        // NetworkPolicy spells out.
+        if offer.defs.iter().any(|d| d.name == "add_object") && !question {
+            let overlays: std::collections::BTreeSet<&str> =
+                fields.iter().map(|f| f.overlay.as_str()).collect();
+            if let Some(step) = agentops_tools::suggest::network_policy(request, &overlays) {
+                self.suggest(vec![("add_object".to_string(), step.clone())]);
+                return Some(self.tool_ctx.secrets.redact_text(&format!(
+                    "\n\n[agentops: read off this request. If it asks for this new object, this step adds it: {{\"tool\": \"add_object\", \"arguments\": {step}}}]\n"
+                )));
+            }
+        }
+        // A new app has no paths yet: the create_app step the request spells out.
+        if offer.defs.iter().any(|d| d.name == "create_app") && !question {
+            let overlays: std::collections::BTreeSet<&str> =
+                fields.iter().map(|f| f.overlay.as_str()).collect();
+            if let Some(step) = agentops_tools::suggest::create(request, &overlays) {
+                self.suggest(vec![("create_app".to_string(), step.clone())]);
+                return Some(self.tool_ctx.secrets.redact_text(&format!(
+                "\n\n[agentops: read off this request. If it asks for a new app, this step makes it: {{\"tool\": \"create_app\", \"arguments\": {step}}}]\n"
+            )));
+            }
+        }
         let found = agentops_tools::find::relevant(&fields, request, FACTS_LIMIT);
-        if found.is_empty() {
+        let harmonize = offer.defs.iter().any(|d| d.name == "harmonize");
+        // What no overlay has yet (a label, a container's resources) has no path to find:
+        // the steps that add it, read off the request.
+        let adds = if harmonize && !question {
+            agentops_tools::suggest::adds(&fields, request)
+        } else {
+            Vec::new()
+        };
+        self.suggest(
+            adds.iter()
+                .map(|a| ("harmonize".to_string(), a.clone()))
+                .collect(),
+        );
+        if found.is_empty() && adds.is_empty() {
             return None;
         }
-        tracing::debug!(paths = found.len(), "facts for the first request");
+        tracing::debug!(
+            paths = found.len(),
+            adds = adds.len(),
+            "facts for the first request"
+        );
         let mut text = agentops_tools::find::describe(&root, &found, FACTS_LIMIT);
         // A question gets the values to quote, not an invitation to change them (a 1.5B model
         // asked "how many replicas in prod?" copied a path into harmonize).
-        let header = if crate::route::is_question(request) {
+        let header = if question {
             "what the rendered overlays hold now, found for this question: answer with these values"
+        } else if !adds.is_empty() {
+            text.push_str(
+                "If the request asks for this, these steps make it, one harmonize call each, in this order:\n",
+            );
+            for step in &adds {
+                text.push_str(&format!(
+                    "{{\"tool\": \"harmonize\", \"arguments\": {step}}}\n"
+                ));
+            }
+            "what the rendered overlays hold now, found for this request. What they do not have yet, harmonize adds (a label as a kustomization `labels:` entry, a missing field as a patch)"
         } else {
-            if offer.defs.iter().any(|d| d.name == "harmonize")
-                && let Some(call) = agentops_tools::find::suggested_call(&found, request)
-            {
+            if harmonize && let Some(call) = agentops_tools::find::suggested_call(&found, request) {
                 text.push_str(&format!(
                     "If the request asks for this change, this step makes it: {{\"tool\": \"harmonize\", \"arguments\": {call}}}\n"
                 ));
+                if let Ok(args) = serde_json::from_str::<Value>(&call) {
+                    self.suggest(vec![("harmonize".to_string(), args)]);
+                }
             }
             "what the rendered overlays hold now, found for this request. To change one, pass its path to harmonize with the new value after `=`; to answer, quote the values"
         };

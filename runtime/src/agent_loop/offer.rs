@@ -92,6 +92,26 @@ impl Engine {
 
     /// The tools `agent` may use: its `tools` (all when absent) minus `disallowedTools`,
     /// resolved against the registry, plus delegation while the depth allows it.
+    /// `offer` without the tools that can change anything (and without delegation and
+    /// skills): for a request that says nothing may change.
+    pub(super) fn read_only(&self, offer: Offer) -> Offer {
+        let keep = |name: &str| {
+            self.tools
+                .get(name)
+                .is_some_and(|t| t.risk() == agentops_tools::Risk::ReadOnly)
+        };
+        Offer {
+            defs: offer.defs.into_iter().filter(|d| keep(&d.name)).collect(),
+            validators: offer
+                .validators
+                .into_iter()
+                .filter(|(name, _)| keep(name))
+                .collect(),
+            delegation: false,
+            skills: false,
+        }
+    }
+
     pub(super) fn offer(&self, agent: &AgentDefinition, depth: u32) -> Offer {
         let disallowed: Vec<&str> = agent
             .disallowed_tools

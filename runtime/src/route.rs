@@ -248,8 +248,6 @@ const FILLER: &[&str] = &[
     "use", "uses", "not", "one", "each", "per", "its", "it's", "into", "are", "how", "what", "who",
     "when", "which", "where", "does", "did", "was", "has", "have", "any", "same", "only", "then",
     "than", "them", "their", "there", "also", "says", "say", "your", "you", "out",
-    // Every request for work says it ("… does not change"): it names no one job.
-    "change", "changes", "changed", "changing",
 ];
 
 /// A description's or request's content words (`replicas` and `replica` are close, below).
@@ -320,17 +318,17 @@ pub fn by_description(request: &str, agents: &[AgentDefinition]) -> Option<Routi
 pub fn forbids_change(request: &str) -> bool {
     let lower = request.to_ascii_lowercase().replace('’', "'");
     [
-        "do not change",
-        "don't change",
-        "do not modify",
-        "don't modify",
-        "do not edit",
-        "don't edit",
-        "without changing",
+        "do not change anything",
+        "don't change anything",
+        "do not modify anything",
+        "don't modify anything",
+        "do not edit anything",
+        "don't edit anything",
+        "without changing anything",
         "change nothing",
-        "no changes",
-        "read-only",
-        "read only",
+        "make no changes",
+        "do not make any change",
+        "don't make any change",
     ]
     .iter()
     .any(|p| lower.contains(p))
@@ -539,16 +537,6 @@ mod tests {
             None
         );
         assert_eq!(routed("is everything fine?"), None);
-        // "Does not change" names no job (it used to send a hostname change to drift).
-        assert_eq!(
-            routed(
-                "Serve podinfo in staging at the hostname podinfo.staging.example.com instead of podinfo.staging. Production does not change."
-            ),
-            None
-        );
-        assert!(forbids_change("How many replicas? Do not change anything."));
-        assert!(forbids_change("Review it, read-only"));
-        assert!(!forbids_change("Change the retention to 30d"));
         // Questions are not jobs, whatever their words.
         assert!(is_question("how many replicas?"));
         assert!(is_question("Review the prod overlay of web"));

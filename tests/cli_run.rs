@@ -752,7 +752,7 @@ async fn the_find_tool_answers_where_a_value_is_set_with_copyable_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_manifest_path_with_an_app_and_env_validates_that_app_and_env() {
+async fn a_manifest_path_with_an_app_and_env_is_told_the_call_that_validates_them() {
     let sb = platform();
     let server = FakeModelServer::start(vec![
         common::calls(&[(
@@ -769,12 +769,12 @@ async fn a_manifest_path_with_an_app_and_env_validates_that_app_and_env() {
         &["run", "--output-format", "json", "validate web dev"],
     );
     let told = server.requests()[1].body["messages"].to_string();
+    // Not widened by the tool itself (the rules saw only that path): the call to make.
     assert!(
-        told.contains("note: argocd/nonprod/web-dev.yaml holds no kustomization of that app/env; validated them across the repository"),
+        told.contains(r#"To validate that app/env wherever it is, call validate with no path: {\"app\":\"web\",\"env\":\"dev\"}."#),
         "{told}"
     );
-    assert!(told.contains("apps/web/overlays/dev"), "{told}");
-    assert!(!told.contains("apps/web/overlays/prod"), "{told}");
+    assert!(!told.contains("ok      apps/web/overlays/dev"), "{told}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

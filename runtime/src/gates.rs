@@ -726,23 +726,16 @@ impl agentops_tools::tool::TypedTool for ValidateTool {
                 timeout: ctx.timeout.max(Duration::from_secs(60)),
             };
             let (app, env) = (options.app.clone(), options.env.clone());
-            let mut report = validate(&root, &policy, &options).await;
-            let mut note = String::new();
+            let report = validate(&root, &policy, &options).await;
             // A path that holds none of the app's kustomizations (a manifest, an Argo CD
-            // folder) with an app or environment given: that app/env wherever it is.
-            if report.overlays.is_empty()
-                && (app.is_some() || env.is_some())
-                && root != ctx.root
-                && let Ok(repo) = ctx.root.canonicalize()
-            {
-                let wider = validate(&repo, &policy, &options).await;
-                if !wider.overlays.is_empty() {
-                    note = format!(
-                        "note: {} holds no kustomization of that app/env; validated them across the repository\n",
-                        agentops_tools::path::display(&ctx.root, &root)
-                    );
-                    report = wider;
-                }
+            // folder) with an app or environment given: say the call that validates them
+            // (run as its own call, so the permission rules see the whole repository).
+            let mut note = String::new();
+            if report.overlays.is_empty() && (app.is_some() || env.is_some()) && root != ctx.root {
+                note = format!(
+                    " To validate that app/env wherever it is, call validate with no path: {}.",
+                    serde_json::json!({"app": app, "env": env})
+                );
             }
             if report.overlays.is_empty() {
                 let shown = agentops_tools::path::display(&ctx.root, &root);
@@ -755,7 +748,7 @@ impl agentops_tools::tool::TypedTool for ValidateTool {
                 let nearest =
                     agentops_tools::kustomize::nearest_kustomizations(&ctx.root, &wanted, 8);
                 return agentops_tools::ToolOutput::error(format!(
-                    "no kustomization found under {shown}{}. Kustomization folders here: {}",
+                    "no kustomization found under {shown}{}.{note} Kustomization folders here: {}",
                     if filtered { " for that app/env" } else { "" },
                     if nearest.is_empty() {
                         "none".to_string()
@@ -764,7 +757,7 @@ impl agentops_tools::tool::TypedTool for ValidateTool {
                     }
                 ));
             }
-            let text = format!("{note}{}", report.to_text());
+            let text = report.to_text();
             if report.failed() {
                 agentops_tools::ToolOutput::error(text)
             } else {

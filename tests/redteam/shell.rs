@@ -218,3 +218,25 @@ async fn fifty_thousand_files_do_not_hide_a_production_change() {
         "part of a refused change set was applied"
     );
 }
+
+/// An `Edit(...)` deny rule covers a file whichever way it would change: a shell command's
+/// change set that touches it is refused whole, even for an allowed command in a low-risk
+/// environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_deny_rule_covers_the_shells_change_set() {
+    let sb = platform();
+    sb.write(
+        ".claude/settings.local.json",
+        r#"{"permissions": {"allow": ["Bash"], "deny": ["Edit(./apps/prometheus/**)"]}}"#,
+    );
+    let dev = "apps/prometheus/overlays/dev/retention.yaml";
+    let before = read(&sb, dev);
+    let (_, _, told) = attack(&sb, &format!("sed -i 's/=7d/=1d/' {dev}")).await;
+    assert!(
+        told.contains(&format!(
+            "nothing was written: the command would change {dev}"
+        )),
+        "{told}"
+    );
+    assert_eq!(read(&sb, dev), before);
+}

@@ -222,7 +222,7 @@ pub fn override_image(
     let text =
         std::fs::read_to_string(&kfile).map_err(|e| format!("{}: {e}", rel_of(root, &kfile)))?;
     let item = [
-        format!("- name: {image}"),
+        format!("- name: {}", yaml_scalar(image)),
         format!("  newTag: {}", yaml_scalar(tag)),
     ];
     let (after, _) = add_list_item(&text, "images", &item).ok_or_else(|| {
@@ -436,8 +436,8 @@ fn build(at: Option<&Value>, path: &[Seg], value: Value) -> Result<Value, String
         && !here.is_null()
         && !(here.is_object() || here.is_array())
     {
-        return Err(format!(
-            "the path goes below a value that is neither a mapping nor a list ({here})"
+        return Err(String::from(
+            "the path goes below a value that is neither a mapping nor a list",
         ));
     }
     match seg {
@@ -683,6 +683,9 @@ impl AddObjectTool {
         ) else {
             return Err("the manifest needs apiVersion, kind and metadata.name".into());
         };
+        if kind.ends_with("List") || object.get("items").is_some() {
+            return Err("the manifest is a list; add one object per call".into());
+        }
         if kind == "Secret" {
             return Err(
                 "agentops does not write Secrets: create them through the team's secret manager (or a secretGenerator whose input stays out of Git)".into(),

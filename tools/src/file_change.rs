@@ -62,17 +62,19 @@ impl FileChange {
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                let name = target
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let tmp = target.with_file_name(format!(".{name}.agentops-{}", std::process::id()));
-                std::fs::write(&tmp, text)?;
+                // A fresh file of a random name, created exclusively (`O_EXCL`): a symlink the
+                // repository plants where a predictable temporary name would be is never
+                // written through.
+                let parent = target.parent().unwrap_or_else(|| Path::new("."));
+                let mut tmp = tempfile::Builder::new()
+                    .prefix(".agentops-")
+                    .tempfile_in(parent)?;
+                std::io::Write::write_all(&mut tmp, text.as_bytes())?;
                 if let Ok(meta) = std::fs::metadata(target) {
-                    let _ = std::fs::set_permissions(&tmp, meta.permissions());
+                    let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
                 }
                 // A rename replaces the directory entry: a hard-linked original keeps its content.
-                std::fs::rename(&tmp, target)
+                tmp.persist(target).map(|_| ()).map_err(|e| e.error)
             }
         }
     }
@@ -101,4 +103,44 @@ pub fn unified_diff(before: &str, after: &str, old_name: &str, new_name: &str) -
         .context_radius(3)
         .header(old_name, new_name)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The old temporary name was `.NAME.agentops-PID`: a repository could plant a symlink
+    /// there and have the write go through it. The temporary file is now new and random.
+    #[test]
+    fn a_planted_symlink_at_the_old_temporary_name_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, "keep\n").unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        let target = repo.join("kustomization.yaml");
+        std::fs::write(&target, "a: 1\n").unwrap();
+        let planted = repo.join(format!(
+            ".kustomization.yaml.agentops-{}",
+            std::process::id()
+        ));
+        std::os::unix::fs::symlink(&outside, &planted).unwrap();
+        let change = FileChange {
+            path: target.clone(),
+            rel: "kustomization.yaml".into(),
+            before: Some("a: 1\n".into()),
+            after: Some("a: 2\n".into()),
+        };
+        change.apply().unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "a: 2\n");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep\n");
+        // No temporary file is left behind.
+        let left: Vec<_> = std::fs::read_dir(&repo)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".agentops-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

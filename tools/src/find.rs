@@ -518,7 +518,7 @@ pub fn suggested_call(found: &[Found], request: &str) -> Option<String> {
         .keys()
         .filter_map(|o| o.rsplit('/').next())
         .collect();
-    let named = envs_named(request, &envs);
+    let named = envs_named(request, &envs)?;
     // The one value overlays do not hold yet counts only where the request names the
     // environments ("from 2 to 3 replicas" says nothing about which).
     let value = match (&value.iter().collect::<Vec<_>>()[..], &new[..]) {
@@ -532,28 +532,48 @@ pub fn suggested_call(found: &[Found], request: &str) -> Option<String> {
 
 /// The environments (of `envs`) a request means: none (= every one) when it says every/all,
 /// else those its first sentence naming any names.
-pub(crate) fn envs_named<'a>(request: &str, envs: &BTreeSet<&'a str>) -> Vec<&'a str> {
+pub(crate) fn envs_named<'a>(request: &str, envs: &BTreeSet<&'a str>) -> Option<Vec<&'a str>> {
     let lower = request.to_ascii_lowercase();
     let every = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
         .any(|w| matches!(w, "every" | "all" | "everywhere" | "each"));
     if every {
-        return Vec::new();
+        return Some(Vec::new());
     }
     let mut left_alone: BTreeSet<&'a str> = BTreeSet::new();
     let named = sentences(&lower)
         .into_iter()
         .map(|sentence| {
-            let words: Vec<&str> = sentence
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            // Brackets and colons end a list of environments: in "in prod (staging stays on
+            // 1.8.2)" prod is not one of those that stay. `(` becomes a word of its own.
+            let marked = sentence.replace(['(', ')', ':'], " ( ");
+            let words: Vec<&str> = marked
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '('))
                 .filter(|w| !w.is_empty())
                 .collect();
             // Named to be left alone: "staging stays on 1.1.11", "not prod", "except dev".
+            // The word after a list of environments ("dev, staging and prod stay").
+            let after_list = |i: usize| {
+                words[i + 1..]
+                    .iter()
+                    .find(|w| {
+                        !(matches!(**w, "and" | "or" | "nor")
+                            || envs.iter().any(|e| e.eq_ignore_ascii_case(w)))
+                    })
+                    .copied()
+            };
             let kept = |i: usize| {
-                words[i + 1..(i + 2).min(words.len())].iter().any(|w| {
+                after_list(i).is_some_and(|w| {
                     matches!(
-                        *w,
-                        "stays" | "stay" | "keeps" | "keep" | "remains" | "unchanged" | "untouched"
+                        w,
+                        "stays"
+                            | "stay"
+                            | "keeps"
+                            | "keep"
+                            | "remains"
+                            | "remain"
+                            | "unchanged"
+                            | "untouched"
                     )
                 }) || words[i.saturating_sub(2)..i]
                     .iter()
@@ -580,14 +600,17 @@ pub(crate) fn envs_named<'a>(request: &str, envs: &BTreeSet<&'a str>) -> Vec<&'a
         })
         .find(|named| !named.is_empty());
     match named {
-        Some(named) => named,
-        // Only named to be left alone: every other one.
-        None if !left_alone.is_empty() => envs
-            .iter()
-            .copied()
-            .filter(|e| !left_alone.contains(e))
-            .collect(),
-        None => Vec::new(),
+        Some(named) => Some(named),
+        // Only named to be left alone: every other one (none left: no environment, so no
+        // step — an empty list would mean every one).
+        None if !left_alone.is_empty() => Some(
+            envs.iter()
+                .copied()
+                .filter(|e| !left_alone.contains(e))
+                .collect::<Vec<_>>(),
+        )
+        .filter(|rest| !rest.is_empty()),
+        None => Some(Vec::new()),
     }
 }
 
@@ -943,6 +966,11 @@ mod tests {
                 "Upgrade the web image to reg/storefront/web:1.10.0 in prod (staging stays on 1.8.2)."
             ),
             Some(json!({"set": "image:reg/storefront/web=1.10.0", "env": ["prod"]}))
+        );
+        // Every one named only to be left alone: no step (an empty list means all).
+        assert_eq!(
+            call("Scale web to 3 replicas; dev, staging and prod stay as they are."),
+            None
         );
         // Named only to be left alone: every other environment.
         assert_eq!(

@@ -78,6 +78,10 @@ pub enum SetError {
         "`{0}`: expected KIND/NAME:PATH=VALUE (e.g. Deployment/web:spec.replicas=3), image:NAME=TAG or label:KEY=VALUE"
     )]
     Syntax(String),
+    #[error(
+        "harmonize does not read or set Secrets; change them through the team's secret manager"
+    )]
+    Secret,
     #[error("`{path}` is immutable or selects objects ({field}); harmonize does not change it")]
     Immutable { path: String, field: String },
 }
@@ -144,6 +148,11 @@ impl SetSpec {
         }
         let (object, rest) = text.split_once(':').ok_or_else(bad)?;
         let (object_kind, name) = object.split_once('/').ok_or_else(bad)?;
+        // A Secret's values never reach the model: not as a current value, not as a
+        // confirmation that a guess is right.
+        if object_kind == "Secret" {
+            return Err(SetError::Secret);
+        }
         let (path_text, value) = split_value(rest).ok_or_else(bad)?;
         let path = parse_path(path_text).ok_or_else(bad)?;
         if object_kind.is_empty() || name.is_empty() || path.is_empty() {
@@ -1232,6 +1241,10 @@ mod tests {
 
     #[test]
     fn parses_paths_images_and_refuses_immutable_fields() {
+        assert_eq!(
+            SetSpec::parse("Secret/db:data.password=x"),
+            Err(SetError::Secret)
+        );
         let s = SetSpec::parse(
             "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=30d",
         )

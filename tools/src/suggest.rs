@@ -23,7 +23,9 @@ pub fn adds(fields: &[Field], request: &str) -> Vec<Value> {
         .filter(|o| o.split('/').any(|p| p == app))
         .collect();
     let envs: BTreeSet<&str> = in_app.iter().filter_map(|o| o.rsplit('/').next()).collect();
-    let env = envs_named(request, &envs);
+    let Some(env) = envs_named(request, &envs) else {
+        return Vec::new();
+    };
     // With one overlay, its last folder is the app itself, not an environment.
     let env = if in_app.len() == 1 { Vec::new() } else { env };
     let mut out = Vec::new();

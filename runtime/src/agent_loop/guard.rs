@@ -74,33 +74,10 @@ impl Engine {
         };
         // An `Edit(...)`/`Write(...)` deny or ask rule covers a file however it is changed:
         // harmonize, create_app and add_object follow it like Edit does.
-        if !matches!(tool.name(), "Edit" | "Write" | "MultiEdit" | "NotebookEdit") {
-            let mode = self.permissions.mode_of(agent);
-            for c in &changes {
-                let as_edit = json!({"file_path": c.path.display().to_string()});
-                match self.permissions.check_in(
-                    "Edit",
-                    &as_edit,
-                    agentops_tools::Risk::ReadOnly,
-                    mode,
-                ) {
-                    crate::permissions::Decision::Allow => {}
-                    crate::permissions::Decision::Deny(why) => {
-                        return ToolOutput::error(format!(
-                            "nothing was written: {} would change {}, and {why}",
-                            tool.name(),
-                            c.rel
-                        ));
-                    }
-                    crate::permissions::Decision::Ask(why) => {
-                        return ToolOutput::error(format!(
-                            "nothing was written: {} would change {}, and {why}; a person must make or allow that change",
-                            tool.name(),
-                            c.rel
-                        ));
-                    }
-                }
-            }
+        if !matches!(tool.name(), "Edit" | "Write" | "MultiEdit" | "NotebookEdit")
+            && let Err(refused) = self.edits_allowed(agent, tool.name(), &changes)
+        {
+            return refused;
         }
         let caller = self.caller(agent, call_id, tool, args);
         let change = match self
@@ -124,6 +101,35 @@ impl Engine {
             GateOutcome::Failed => ToolOutput::error(change.error.unwrap_or_default()),
             _ => ToolOutput::error(change.verdict.explain("written", &change.review)),
         }
+    }
+
+    /// `Err` when an `Edit(...)`/`Write(...)` deny or ask rule covers a file of `changes`
+    /// (a person must make or allow that change; nothing is written).
+    fn edits_allowed(
+        &self,
+        agent: &AgentDefinition,
+        what: &str,
+        changes: &[agentops_tools::edit::FileChange],
+    ) -> Result<(), ToolOutput> {
+        let mode = self.permissions.mode_of(agent);
+        for c in changes {
+            let as_edit = json!({"file_path": c.path.display().to_string()});
+            let why = match self
+                .permissions
+                .check_in("Edit", &as_edit, Risk::ReadOnly, mode)
+            {
+                crate::permissions::Decision::Allow => continue,
+                crate::permissions::Decision::Deny(why) => why,
+                crate::permissions::Decision::Ask(why) => {
+                    format!("{why}; a person must make or allow that change")
+                }
+            };
+            return Err(ToolOutput::error(format!(
+                "nothing was written: {what} would change {}, and {why}",
+                c.rel
+            )));
+        }
+        Ok(())
     }
 
     /// The tool context of a call by `agent` (commit trailers, field managers name it).
@@ -230,6 +236,10 @@ impl Engine {
         if exec.changes.is_empty() {
             let content = format!("{}{git_note}", exec.output.content);
             return exec.output.with_content(content);
+        }
+        // The command's change set answers to the same Edit/Write rules as an edit.
+        if let Err(refused) = self.edits_allowed(agent, "the command", &exec.changes) {
+            return refused;
         }
         let caller = self.caller(agent, call_id, tool, &args);
         let change = match self

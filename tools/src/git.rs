@@ -565,8 +565,12 @@ fn commit(ctx: &ToolContext, input: &GitCommitInput) -> Result<String, GitError>
         Err(e) if e.code() == git2::ErrorCode::UnbornBranch => None,
         Err(e) => return Err(e.into()),
     };
-    if parent.as_ref().is_some_and(|p| p.tree_id() == tree.id()) {
-        return Err(GitError::Invalid("nothing to commit".into()));
+    if let Some(p) = parent.as_ref().filter(|p| p.tree_id() == tree.id()) {
+        return Err(GitError::Invalid(format!(
+            "nothing to commit: every change is already in commit {} ({}); if that was the job, give your answer",
+            &p.id().to_string()[..8],
+            p.summary().unwrap_or("")
+        )));
     }
     let sig = repo
         .signature()

@@ -1234,7 +1234,10 @@ impl Rounds {
         failed: bool,
         max: u32,
     ) -> Option<Vec<String>> {
-        let repeat = failed && self.recent.iter().any(|(s, f)| *f && *s == signature);
+        // A round made before, in a stretch of rounds where something failed: going round in
+        // circles, also when a call that succeeds (a `learn`) sits between the failing ones.
+        let seen = self.recent.iter().any(|(s, _)| *s == signature);
+        let repeat = seen && (failed || self.recent.iter().any(|(s, f)| *f && *s != signature));
         self.repeats = if repeat { self.repeats + 1 } else { 0 };
         let calls = signature
             .iter()
@@ -1315,6 +1318,37 @@ pub fn cap(text: &str, max: usize) -> (String, bool) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cycle_of_a_failing_call_and_a_useless_one_is_stuck() {
+        let sig = |name: &str| vec![(name.to_string(), "{}".to_string())];
+        let mut rounds = super::Rounds::default();
+        // commit (fails: nothing to commit), learn (succeeds), commit, learn, ...
+        let mut stuck = None;
+        for i in 0..8 {
+            let (name, failed) = if i % 2 == 0 {
+                ("git_commit", true)
+            } else {
+                ("learn", false)
+            };
+            stuck = rounds.push(sig(name), failed, 3);
+            if stuck.is_some() {
+                assert!(i <= 5, "stopped late: {i}");
+                break;
+            }
+        }
+        assert!(stuck.is_some());
+        // Polling that succeeds is not a circle.
+        let mut rounds = super::Rounds::default();
+        for i in 0..8 {
+            let name = if i % 2 == 0 {
+                "kubectl_get"
+            } else {
+                "git_status"
+            };
+            assert!(rounds.push(sig(name), false, 3).is_none());
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -143,3 +143,70 @@ async fn committing_unapproved_high_risk_content_asks_first() {
     assert_eq!(result["outcome"], "approval_required", "{result:#}");
     assert_eq!(git(&sb.repo(), &["rev-parse", "HEAD"]), head, "committed");
 }
+
+/// An `Edit(...)` deny rule covers a file whichever tool would change it: harmonize,
+/// add_object and create_app plan their files and each is checked as an edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_change_tools_follow_edit_deny_rules() {
+    let sb = platform();
+    sb.write(
+        ".claude/settings.json",
+        r#"{"permissions": {"deny": ["Edit(./apps/prometheus/**)", "Write(./apps/web/overlays/dev/**)"]}}"#,
+    );
+    let retention = "apps/prometheus/overlays/dev/retention.yaml";
+    let dev = "apps/web/overlays/dev/kustomization.yaml";
+    let before: Vec<String> = [retention, dev]
+        .iter()
+        .map(|f| std::fs::read_to_string(sb.repo().join(f)).unwrap())
+        .collect();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n";
+    let server = FakeModelServer::start(vec![
+        calls(&[(
+            "h1",
+            "harmonize",
+            r#"{"set": "Deployment/prometheus:spec.template.spec.containers[prometheus].args[--storage.tsdb.retention.time]=1d", "env": ["dev"]}"#,
+        )]),
+        calls(&[(
+            "a1",
+            "add_object",
+            &serde_json::json!({"path": "apps/web/overlays/dev", "manifest": manifest}).to_string(),
+        )]),
+        text("done"),
+    ])
+    .await;
+    let out = run_with(
+        &sb,
+        &server,
+        &[
+            "run",
+            "--trust-repo",
+            "--allowed-tools",
+            "harmonize,add_object",
+            "shorten retention",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(101));
+    let told = server.requests()[2].body["messages"].to_string();
+    assert!(
+        told.contains(
+            "harmonize would change apps/prometheus/overlays/dev/retention.yaml, and denied by"
+        ),
+        "{told}"
+    );
+    assert!(
+        told.contains("add_object would change apps/web/overlays/dev/"),
+        "{told}"
+    );
+    for (f, b) in [retention, dev].iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read_to_string(sb.repo().join(f)).unwrap(),
+            b,
+            "{f}"
+        );
+    }
+    assert!(
+        !sb.repo()
+            .join("apps/web/overlays/dev/configmap-extra.yaml")
+            .exists()
+    );
+}

@@ -9,7 +9,7 @@
 //! policies, risk, approval) like any other change.
 
 use crate::file_change::FileChange;
-use crate::harmonize::{Seg, Target};
+use crate::harmonize::{Seg, Target, rel_of};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -28,13 +28,6 @@ pub struct Leaf<'a> {
 pub struct Added {
     pub targets: Vec<Target>,
     pub changes: Vec<FileChange>,
-}
-
-fn rel_of(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Adds `key: value` to the labels of every object each leaf renders.

@@ -810,7 +810,8 @@ fn out_of_scope<'a>(
     )
 }
 
-fn rel_of(root: &Path, path: &Path) -> String {
+/// `path` relative to the repository `root`, for people and the model.
+pub(crate) fn rel_of(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
         .display()

@@ -743,27 +743,34 @@ impl Engine {
         let root = root.to_path_buf();
         let fields = agentops_tools::find::rendered_fields(&root, self.tool_ctx.timeout).await;
         let question = crate::route::is_question(request);
-        // A new object has no path yet either: the add_object step a request for a deny-all
-        // NetworkPolicy spells out.
-        if offer.defs.iter().any(|d| d.name == "add_object") && !question {
-            let overlays: std::collections::BTreeSet<&str> =
-                fields.iter().map(|f| f.overlay.as_str()).collect();
-            if let Some(step) = agentops_tools::suggest::network_policy(request, &overlays) {
-                self.suggest(vec![("add_object".to_string(), step.clone())]);
-                return Some(self.tool_ctx.secrets.redact_text(&format!(
-                    "\n\n[agentops: read off this request. If it asks for this new object, this step adds it: {{\"tool\": \"add_object\", \"arguments\": {step}}}]\n"
-                )));
+        // A new object or a new app has no path yet: the one step the request spells out (a
+        // deny-all NetworkPolicy for add_object, a scaffold for create_app).
+        let overlays: std::collections::BTreeSet<&str> =
+            fields.iter().map(|f| f.overlay.as_str()).collect();
+        type Reader = fn(&str, &std::collections::BTreeSet<&str>) -> Option<Value>;
+        let new_things: [(&str, &str, &str, Reader); 2] = [
+            (
+                "add_object",
+                "this new object",
+                "adds it",
+                agentops_tools::suggest::network_policy,
+            ),
+            (
+                "create_app",
+                "a new app",
+                "makes it",
+                agentops_tools::suggest::create,
+            ),
+        ];
+        for (tool, what, does, read) in new_things {
+            if question || !offer.defs.iter().any(|d| d.name == tool) {
+                continue;
             }
-        }
-        // A new app has no paths yet: the create_app step the request spells out.
-        if offer.defs.iter().any(|d| d.name == "create_app") && !question {
-            let overlays: std::collections::BTreeSet<&str> =
-                fields.iter().map(|f| f.overlay.as_str()).collect();
-            if let Some(step) = agentops_tools::suggest::create(request, &overlays) {
-                self.suggest(vec![("create_app".to_string(), step.clone())]);
+            if let Some(step) = read(request, &overlays) {
+                self.suggest(vec![(tool.to_string(), step.clone())]);
                 return Some(self.tool_ctx.secrets.redact_text(&format!(
-                "\n\n[agentops: read off this request. If it asks for a new app, this step makes it: {{\"tool\": \"create_app\", \"arguments\": {step}}}]\n"
-            )));
+                    "\n\n[agentops: read off this request. If it asks for {what}, this step {does}: {{\"tool\": \"{tool}\", \"arguments\": {step}}}]\n"
+                )));
             }
         }
         let found = agentops_tools::find::relevant(&fields, request, FACTS_LIMIT);
